@@ -1,0 +1,295 @@
+"""Train the voice-emotion CNN on cached log-mel windows (resumable, fixed seed and budget).
+
+Usage: ``nice -n 10 python -m models.training.voice.train --epochs 40 --seed 1337``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.training.voice.cache import FeatureSet, build_cache, load_set
+from models.training.voice.data import LABELS, Clip, all_clips
+from models.training.voice.features import WINDOW_FRAMES, normalise_window
+
+LOG = logging.getLogger(__name__)
+DEFAULT_CACHE = Path("/work/cache/moodsense/voice")
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters; everything that changes the result is in here and in the seed."""
+
+    epochs: int = 40
+    batch_size: int = 64
+    peak_lr: float = 3e-3
+    weight_decay: float = 1e-3
+    warmup_epochs: int = 2
+    label_smoothing: float = 0.05
+    n_aug: int = 3
+    seed: int = 1337
+    cache_dir: Path = DEFAULT_CACHE
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def feature_dir(self) -> Path:
+        """Feature cache for this augmentation setting."""
+        return self.cache_dir / f"features_v1_aug{self.n_aug}_seed{self.seed}"
+
+    @property
+    def run_dir(self) -> Path:
+        """Checkpoint directory for this run."""
+        return self.cache_dir / f"run_e{self.epochs}_seed{self.seed}"
+
+
+def sample_weights(clips: list[Clip], train_ids: np.ndarray) -> np.ndarray:
+    """Per-clip loss weights: classes balanced, and within a class the corpora balanced.
+
+    Class balance counters the small disgust class (RAVDESS only); corpus balance stops nEMO
+    (3x more training clips) from drowning RAVDESS.  Normalised to mean 1.
+    """
+    labels = [clips[i].label for i in train_ids]
+    cells = [(clips[i].label, clips[i].corpus) for i in train_ids]
+    corpora_per_label = {lab: len({c for lab2, c in cells if lab2 == lab}) for lab in set(labels)}
+    cell_count: dict[tuple[str, str], int] = {}
+    for cell in cells:
+        cell_count[cell] = cell_count.get(cell, 0) + 1
+    w = np.array([1.0 / (corpora_per_label[lab] * cell_count[(lab, c)]) for lab, c in cells])
+    return (w / w.mean()).astype(np.float32)
+
+
+def spec_augment(window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Two time masks (<= 25 frames) and two mel masks (<= 8 bands), filled with 0 (the mean)."""
+    out = window.copy()
+    for _ in range(2):
+        width = int(rng.integers(0, 26))
+        start = int(rng.integers(0, out.shape[0] - width + 1))
+        out[start : start + width] = 0.0
+        width = int(rng.integers(0, 9))
+        start = int(rng.integers(0, out.shape[1] - width + 1))
+        out[:, start : start + width] = 0.0
+    return out
+
+
+def random_window(log_mel: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random time crop of one window: the sentence position must not be a cue."""
+    extra = log_mel.shape[0] - WINDOW_FRAMES
+    start = int(rng.integers(0, extra + 1)) if extra > 0 else 0
+    return normalise_window(log_mel[start : start + WINDOW_FRAMES])
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+class TrainBatches:
+    """Factory for the Keras ``PyDataset`` that draws one variant per clip per epoch."""
+
+    @staticmethod
+    def create(
+        variants: list[list[np.ndarray]],
+        labels: np.ndarray,
+        weights: np.ndarray,
+        cfg: TrainConfig,
+        first_epoch: int,
+    ):
+        keras = _keras()
+
+        class _Batches(keras.utils.PyDataset):
+            def __init__(self) -> None:
+                super().__init__()
+                self.epoch = first_epoch
+                self._shuffle()
+
+            def _shuffle(self) -> None:
+                rng = np.random.default_rng([cfg.seed, self.epoch, 7])
+                self.order = rng.permutation(len(variants))
+
+            def __len__(self) -> int:
+                return int(np.ceil(len(variants) / cfg.batch_size))
+
+            def __getitem__(self, idx: int):
+                rng = np.random.default_rng([cfg.seed, self.epoch, idx])
+                ids = self.order[idx * cfg.batch_size : (idx + 1) * cfg.batch_size]
+                x = np.stack([_draw(variants[i], rng) for i in ids])[..., None]
+                return x, keras.utils.to_categorical(labels[ids], len(LABELS)), weights[ids]
+
+            def on_epoch_end(self) -> None:
+                self.epoch += 1
+                self._shuffle()
+
+        return _Batches()
+
+
+def _draw(choices: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """Pick clean or one augmented copy uniformly, crop a window and SpecAugment it."""
+    log_mel = choices[int(rng.integers(len(choices)))].astype(np.float32)
+    return spec_augment(random_window(log_mel, rng), rng)
+
+
+def train_variants(
+    clean: FeatureSet, aug: FeatureSet, train_ids: np.ndarray
+) -> list[list[np.ndarray]]:
+    """For each training clip: its clean log-mel followed by its augmented copies."""
+    pos = {int(c): k for k, c in enumerate(train_ids)}
+    variants: list[list[np.ndarray]] = [
+        [clean.mels[clean.offsets[c] : clean.offsets[c + 1]]] for c in train_ids
+    ]
+    for j, c in enumerate(aug.clip_index):
+        variants[pos[int(c)]].append(aug.mels[aug.offsets[j] : aug.offsets[j + 1]])
+    return variants
+
+
+def validation_score(
+    probs: np.ndarray, labels: np.ndarray, corpora: np.ndarray
+) -> dict[str, float]:
+    """Per-corpus UAR over the model labels and their mean (the model-selection criterion)."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    pred = probs.argmax(axis=1)
+    out = {
+        f"val_uar_{c}": float(balanced_accuracy_score(labels[corpora == c], pred[corpora == c]))
+        for c in sorted(set(corpora))
+    }
+    out["val_uar_mean"] = float(np.mean(list(out.values())))
+    return out
+
+
+def make_checkpointer(cfg: TrainConfig, val_mels: list[np.ndarray], labels, corpora):
+    """Keras callback: validation UAR each epoch, keep the best weights, save a resumable state."""
+    keras = _keras()
+    state_path = cfg.run_dir / "state.json"
+
+    class _Checkpointer(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            state = json.loads(state_path.read_text()) if state_path.exists() else {}
+            scores = validation_score(_predict_windows(self.model, val_mels), labels, corpora)
+            scores.update({k: float(v) for k, v in (logs or {}).items()})
+            history = [*state.get("history", []), {"epoch": epoch, **scores}]
+            if scores["val_uar_mean"] > state.get("best_score", -1.0):
+                self.model.save_weights(cfg.run_dir / "best.weights.h5")
+                state.update(best_score=scores["val_uar_mean"], best_epoch=epoch)
+            self.model.save(cfg.run_dir / "last.keras")
+            state.update(history=history, last_epoch=epoch, seconds=_elapsed(state))
+            state_path.write_text(json.dumps(state, indent=1))
+            LOG.info("epoch %d %s", epoch, json.dumps(scores))
+
+    return _Checkpointer()
+
+
+_T0 = time.time()
+
+
+def _elapsed(state: dict) -> float:
+    """Training seconds, accumulated across resumed invocations."""
+    global _T0
+    now = time.time()
+    total = state.get("seconds", 0.0) + (now - _T0)
+    _T0 = now
+    return total
+
+
+def _predict_windows(model, log_mels: list[np.ndarray]) -> np.ndarray:
+    from models.training.voice.scoring import score_utterances
+
+    return score_utterances(log_mels, lambda x: model.predict(x, batch_size=256, verbose=0))
+
+
+def _build_or_resume(cfg: TrainConfig, steps_per_epoch: int):
+    """Fresh compiled model, or the last checkpoint of an interrupted run with its epoch."""
+    keras = _keras()
+    state_path = cfg.run_dir / "state.json"
+    if (cfg.run_dir / "last.keras").exists() and state_path.exists():
+        state = json.loads(state_path.read_text())
+        LOG.info("resuming %s after epoch %d", cfg.run_dir, state["last_epoch"])
+        return keras.models.load_model(cfg.run_dir / "last.keras"), state["last_epoch"] + 1
+    from models.training.voice.model import build_classifier
+
+    model = build_classifier()
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=cfg.peak_lr / 20,
+        decay_steps=(cfg.epochs - cfg.warmup_epochs) * steps_per_epoch,
+        warmup_target=cfg.peak_lr,
+        warmup_steps=cfg.warmup_epochs * steps_per_epoch,
+        alpha=0.01,
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        weighted_metrics=["accuracy"],
+    )
+    return model, 0
+
+
+def train(cfg: TrainConfig, clips: list[Clip]) -> Path:
+    """Run (or resume) training; returns the run directory with ``best.weights.h5``."""
+    keras = _keras()
+    keras.utils.set_random_seed(cfg.seed)
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    clean = load_set(cfg.feature_dir / "clean.npz")
+    aug = load_set(cfg.feature_dir / "aug.npz")
+    splits = np.array([c.split for c in clips])
+    labels = np.array([c.label_index for c in clips])
+    corpora = np.array([c.corpus for c in clips])
+    train_ids, val_ids = np.flatnonzero(splits == "train"), np.flatnonzero(splits == "val")
+    steps = int(np.ceil(train_ids.size / cfg.batch_size))
+    model, first_epoch = _build_or_resume(cfg, steps)
+    if first_epoch >= cfg.epochs:
+        LOG.info("run %s already finished", cfg.run_dir)
+        return cfg.run_dir
+    batches = TrainBatches.create(
+        train_variants(clean, aug, train_ids),
+        labels[train_ids],
+        sample_weights(clips, train_ids),
+        cfg,
+        first_epoch,
+    )
+    val_mels = [clean.item(int(i)) for i in val_ids]
+    checkpointer = make_checkpointer(cfg, val_mels, labels[val_ids], corpora[val_ids])
+    model.fit(
+        batches, epochs=cfg.epochs, initial_epoch=first_epoch, callbacks=[checkpointer], verbose=2
+    )
+    return cfg.run_dir
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """Command-line options -> ``TrainConfig``."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--n-aug", type=int, default=TrainConfig.n_aug)
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    args = parser.parse_args(argv)
+    return TrainConfig(
+        epochs=args.epochs, seed=args.seed, n_aug=args.n_aug, cache_dir=args.cache_dir
+    )
+
+
+def setup(threads: int = 2) -> None:
+    """Logging and a small thread budget (the machine is shared)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build the feature cache if needed, then train."""
+    setup()
+    cfg = parse_args(argv)
+    clips = all_clips()
+    build_cache(clips, cfg.feature_dir, cfg.n_aug, cfg.seed)
+    train(cfg, clips)
+
+
+if __name__ == "__main__":
+    main()
