@@ -1,0 +1,5 @@
+"""Allow `python -m edge` as an alias of the `moodsense` command."""
+
+from edge.cli import main
+
+raise SystemExit(main())

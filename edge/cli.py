@@ -1,0 +1,100 @@
+"""The `moodsense` command line. Bad configuration: one line per problem, exit code 2."""
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from edge import __version__
+from edge.config import ConfigError, EdgeConfig, load_config, load_secrets
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+
+
+def _report(error: ConfigError) -> int:
+    print(f"invalid configuration ({error.source}):", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+        load_secrets(config)
+    except ConfigError as error:
+        return _report(error)
+    print(f"{args.file}: ok (site {config.site_id}, device {config.device_id})")
+    return EXIT_OK
+
+
+def _cmd_config_schema(_args: argparse.Namespace) -> int:
+    print(json.dumps(EdgeConfig.model_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def _cmd_contract_export(args: argparse.Namespace) -> int:
+    from edge.events.contract import export_schemas
+
+    for path in export_schemas(args.directory):
+        print(path)
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from edge.app import EdgeService
+    from edge.logsetup import configure_logging
+
+    try:
+        config = load_config(args.config)
+        secrets = load_secrets(config)
+    except ConfigError as error:
+        return _report(error)
+    configure_logging(config.logging.level)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    EdgeService(config, secrets).run(stop)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(prog="moodsense", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"moodsense-edge {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the service")
+    run.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+    run.set_defaults(func=_cmd_run)
+
+    config = commands.add_parser("config", help="check a config file or print its schema")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate FILE (exit 2 when invalid)")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=_cmd_config_check)
+    schema = config_commands.add_parser("schema", help="print the config JSON Schema")
+    schema.set_defaults(func=_cmd_config_schema)
+
+    contract = commands.add_parser("contract", help="the MQTT contract")
+    contract_commands = contract.add_subparsers(dest="contract_command", required=True)
+    export = contract_commands.add_parser("export", help="write payload JSON Schemas")
+    export.add_argument("directory", type=Path)
+    export.set_defaults(func=_cmd_contract_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `moodsense` console script."""
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code

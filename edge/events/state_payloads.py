@@ -1,0 +1,114 @@
+"""Payloads of the retained state topics (status, info, consent) and of health."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from edge.events.base import (
+    CoarseTime,
+    ConsentMode,
+    Count,
+    NonNegative,
+    Payload,
+    RandomId,
+    Sha256Hex,
+    WireModel,
+)
+
+
+class StatusPayload(Payload):
+    """Retained `status`. The broker publishes the `connection_lost` form as our last will."""
+
+    schema_name: Literal["status/1"] = Field(default="status/1", alias="schema")
+    state: Literal["online", "offline"]
+    reason: Literal["connected", "shutdown", "connection_lost"] = Field(
+        description="For `connection_lost` (the last will) `time` is when that session began."
+    )
+
+
+class ModelInfo(WireModel):
+    """One loaded model, as verified against the manifest at start."""
+
+    name: str = Field(min_length=1, max_length=64)
+    version: str = Field(min_length=1, max_length=32)
+    sha256: Sha256Hex
+
+
+class InfoPayload(Payload):
+    """Retained `info`: what runs on the device."""
+
+    schema_name: Literal["info/1"] = Field(default="info/1", alias="schema")
+    software_version: str
+    started_at: CoarseTime
+    models: list[ModelInfo]
+    capabilities: list[str] = Field(description="e.g. voice, face, commands.")
+    commands: list[str] = Field(description="Command names accepted on cmd/<name>.")
+    config_digest: Sha256Hex = Field(description="sha256 of the effective config, no secrets.")
+
+
+class ConsentPayload(Payload):
+    """Retained `consent`: the current consent state, with no personal data."""
+
+    schema_name: Literal["consent/1"] = Field(default="consent/1", alias="schema")
+    state: Literal["none", "granted", "active", "paused"]
+    mode: ConsentMode
+    interaction_id: RandomId | None
+    reason: Literal[
+        "startup",
+        "granted",
+        "interaction_started",
+        "withdrawn",
+        "timeout",
+        "left",
+        "ended",
+        "staff_pause",
+        "staff_resume",
+    ]
+    source: Literal["kiosk", "staff", "mqtt", "system"]
+
+
+class OutboxHealth(WireModel):
+    """The durable queue towards the broker."""
+
+    depth: Count = Field(description="Events stored and not yet acknowledged by the broker.")
+    dropped_total: Count = Field(description="Oldest events dropped because the outbox was full.")
+    oldest_age_s: NonNegative | None = Field(description="Age of the oldest undelivered event.")
+    recovered_corrupt_total: Count = Field(description="Corrupt outbox files moved aside.")
+
+
+class MqttHealth(WireModel):
+    """The broker connection."""
+
+    connected: bool
+    reconnects_total: Count
+    rejected_total: Count = Field(description="Publishes the broker refused (reason code).")
+
+
+class CommandHealth(WireModel):
+    """Remote commands since start."""
+
+    accepted_total: Count
+    refused_total: Count
+
+
+class SourceHealth(WireModel):
+    """One capture source (microphone, camera, or a file being replayed)."""
+
+    name: str
+    kind: Literal["microphone", "camera", "file"]
+    state: Literal["ok", "reopening", "stopped"]
+    rate_hz: NonNegative = Field(description="Chunks or frames per second delivered.")
+    dropped_total: Count = Field(description="Overflowed chunks or frames skipped as stale.")
+
+
+class HealthPayload(Payload):
+    """Periodic `health`: live metrics, sent at most once per interval, never spooled."""
+
+    schema_name: Literal["health/1"] = Field(default="health/1", alias="schema")
+    uptime_s: NonNegative
+    outbox: OutboxHealth
+    mqtt: MqttHealth
+    commands: CommandHealth
+    sources: list[SourceHealth]
+    cpu_temperature_c: float | None
+    rss_mb: NonNegative | None

@@ -1,0 +1,173 @@
+"""The on-disk outbox: SQLite in WAL mode, bounded, ordered, and self-healing.
+
+Every event the publisher accepts is committed here before it is sent, so a broker outage,
+`kill -9` or a power cut loses nothing that was accepted. Only the publisher's worker thread
+touches an `Outbox`.
+"""
+
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_s REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+_SIDE_FILES = ("-wal", "-shm")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One row of the outbox, in send order."""
+
+    seq: int
+    topic: str
+    payload: bytes
+
+
+class Outbox:
+    """Bounded FIFO of (topic, payload) on disk. Not thread-safe: one owner thread."""
+
+    def __init__(
+        self, path: Path, max_events: int, sync: Literal["full", "normal"] = "full"
+    ) -> None:
+        self.path = path
+        self.max_events = max_events
+        self._sync_full = sync == "full"
+        self.recovered_corrupt = False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = self._open(path, sync)
+        except sqlite3.DatabaseError as exc:
+            self._move_aside(path, exc)
+            self._db = self._open(path, sync)
+            self.recovered_corrupt = True
+        self.depth = self._count()
+        self.dropped_total = self._counter("dropped_total")
+
+    @staticmethod
+    def _open(path: Path, sync: str) -> sqlite3.Connection:
+        # Autocommit mode: transactions are explicit (BEGIN/COMMIT) around each batch.
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
+            row = db.execute("PRAGMA quick_check").fetchone()
+            if row is None or row[0] != "ok":
+                raise sqlite3.DatabaseError(f"quick_check failed: {row}")
+            db.executescript(_SCHEMA)
+            db.execute("SELECT seq, topic, payload, created_s FROM events LIMIT 1").fetchall()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    @staticmethod
+    def _move_aside(path: Path, exc: Exception) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+        logger.error(
+            "Outbox %s is corrupt (%s); moved it to %s and started a fresh one",
+            path,
+            exc,
+            aside,
+        )
+        path.rename(aside)
+        for suffix in _SIDE_FILES:
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                side.rename(aside.with_name(aside.name + suffix))
+
+    def _count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def _counter(self, name: str) -> int:
+        row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def append(self, items: list[tuple[str, bytes]], now_s: float) -> int:
+        """Commit `items` in one transaction; returns how many old events were dropped.
+
+        When the bound is exceeded the oldest events go first: fresh moods matter more to
+        the store than stale ones, and the drop is counted and persisted.
+        """
+        if not items:
+            return 0
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT INTO events (topic, payload, created_s) VALUES (?, ?, ?)",
+                [(topic, payload, now_s) for topic, payload in items],
+            )
+            overflow = self.depth + len(items) - self.max_events
+            dropped = 0
+            if overflow > 0:
+                dropped = db.execute(
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)",
+                    (overflow,),
+                ).rowcount
+                db.execute(
+                    "INSERT INTO counters (name, value) VALUES ('dropped_total', ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                    (dropped,),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self.depth += len(items) - dropped
+        self.dropped_total += dropped
+        return dropped
+
+    def fetch_after(self, seq: int, limit: int) -> list[StoredEvent]:
+        """Up to `limit` events with a sequence number above `seq`, oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, topic, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
+        return [StoredEvent(int(s), str(t), bytes(p)) for s, t, p in rows]
+
+    def delete(self, seqs: list[int]) -> None:
+        """Forget delivered events (missing ones, already dropped, are ignored)."""
+        if not seqs:
+            return
+        db = self._db
+        # A lost delete only means a duplicate resend (allowed, same id), so deletes skip
+        # the fsync; the next insert's fsync makes them durable too (the WAL is sequential).
+        if self._sync_full:
+            db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            deleted = db.executemany("DELETE FROM events WHERE seq = ?", [(s,) for s in seqs])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            if self._sync_full:
+                db.execute("PRAGMA synchronous=FULL")
+        self.depth -= max(deleted.rowcount, 0)
+
+    def oldest_created_s(self) -> float | None:
+        """Creation time (epoch seconds) of the oldest stored event, if any."""
+        # created_s grows with seq, so the primary key finds the oldest without a scan.
+        row = self._db.execute("SELECT created_s FROM events ORDER BY seq LIMIT 1").fetchone()
+        return float(row[0]) if row else None
+
+    def close(self) -> None:
+        """Checkpoint the WAL and close."""
+        self._db.close()

@@ -1,0 +1,256 @@
+"""The durable publisher: accept events without blocking, commit them to the outbox, send
+them in order with QoS 1, and forget them only once the broker has acknowledged them.
+
+Threads: callers only enqueue (`submit`); one worker thread owns the outbox and hands events
+to paho; paho's network thread reports acknowledgements back through the same queue.
+"""
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from edge.publish.mqtt_link import MqttLink
+from edge.publish.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+_IDLE_WAKE_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class _Submit:
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Ack:
+    mid: int
+    refused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Signal:
+    kind: Literal["link_up", "link_down", "stop"]
+
+
+_Item = _Submit | _Ack | _Signal
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherStats:
+    """Counters for `health`."""
+
+    depth: int
+    dropped_total: int
+    rejected_total: int
+    ingress_dropped_total: int
+    oldest_age_s: float | None
+    recovered_corrupt: bool
+
+
+class DurablePublisher:
+    """Events go through the outbox; retained state topics are kept and resent on connect."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        batch_max: int,
+        inflight_max: int,
+        ingress_max: int = 50_000,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._outbox = outbox
+        self._batch_max = batch_max
+        self._inflight_max = inflight_max
+        self._ingress_max = ingress_max
+        self._clock = wall_clock
+        self._link: MqttLink | None = None
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._durable = threading.Condition(self._lock)
+        self._submitted = 0  # guarded by _lock
+        self._committed = 0  # guarded by _lock
+        self._ingress_dropped = 0  # guarded by _lock
+        self._states: dict[str, bytes] = {}  # guarded by _lock
+        self._inflight: dict[int, int] = {}  # mid -> seq; worker thread only
+        self._cursor = 0  # highest seq handed to paho; worker thread only
+        self._rejected = 0
+        self._link_up = False
+        self._thread = threading.Thread(target=self._run, name="outbox-worker", daemon=True)
+
+    def attach(self, link: MqttLink) -> None:
+        """Use `link` to deliver; without one, events stay in the outbox."""
+        self._link = link
+
+    def start(self) -> None:
+        """Start the worker thread."""
+        self._thread.start()
+
+    # --- called from any thread -------------------------------------------------------
+
+    def submit(self, topic: str, payload: bytes) -> bool:
+        """Accept an event for durable delivery. Never blocks.
+
+        Returns False (and counts it) only if the in-memory hand-off queue is full, which
+        means the disk has stalled for a long time.
+        """
+        with self._lock:
+            if self._submitted - self._committed >= self._ingress_max:
+                self._ingress_dropped += 1
+                return False
+            self._submitted += 1
+        self._queue.put(_Submit(topic, payload))
+        return True
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until every event submitted so far is committed to disk."""
+        deadline = time.monotonic() + timeout_s
+        with self._durable:
+            target = self._submitted
+            while self._committed < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._durable.wait(remaining)
+        return True
+
+    def set_state(self, topic: str, payload: bytes) -> None:
+        """Publish a retained state now (if connected) and again after every reconnect."""
+        with self._lock:
+            self._states[topic] = payload
+        link = self._link
+        if link is not None and link.connected:
+            link.publish(topic, payload, retain=True)
+
+    def publish_transient(self, topic: str, payload: bytes) -> None:
+        """Best-effort, not spooled (live metrics, command results): dropped when offline."""
+        link = self._link
+        if link is not None and link.connected:
+            link.publish(topic, payload)
+
+    def stats(self) -> PublisherStats:
+        """A snapshot for health; cheap enough to call every few seconds."""
+        oldest = self._outbox_oldest
+        return PublisherStats(
+            depth=self._outbox.depth + (self._submitted - self._committed),
+            dropped_total=self._outbox.dropped_total,
+            rejected_total=self._rejected,
+            ingress_dropped_total=self._ingress_dropped,
+            oldest_age_s=None if oldest is None else max(0.0, self._clock() - oldest),
+            recovered_corrupt=self._outbox.recovered_corrupt,
+        )
+
+    def stop(self, timeout_s: float) -> None:
+        """Commit what was submitted, try to deliver it within `timeout_s`, stop the worker.
+
+        Undelivered events stay in the outbox for the next start.
+        """
+        self.flush(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while self._link is not None and self._link.connected and time.monotonic() < deadline:
+            if self._outbox.depth == 0:
+                break
+            time.sleep(0.02)
+        self._queue.put(_Signal("stop"))
+        self._thread.join(timeout=max(1.0, deadline - time.monotonic()))
+        self._outbox.close()
+
+    # --- LinkListener, from paho's thread ------------------------------------------------
+
+    def on_link_up(self) -> None:
+        """Republish every retained state, then let the worker resume sending."""
+        with self._lock:
+            states = list(self._states.items())
+        if self._link is not None:
+            for topic, payload in states:
+                self._link.publish(topic, payload, retain=True)
+        self._queue.put(_Signal("link_up"))
+
+    def on_link_down(self) -> None:
+        """Pause handing new events to paho; what it holds is resent on reconnect."""
+        self._queue.put(_Signal("link_down"))
+
+    def on_published(self, mid: int, refused: bool) -> None:
+        """Forward the acknowledgement to the worker (which owns the outbox)."""
+        self._queue.put(_Ack(mid, refused))
+
+    # --- worker thread ---------------------------------------------------------------
+
+    _outbox_oldest: float | None = None
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=_IDLE_WAKE_S)
+            except queue.Empty:
+                first = None
+            if first is not None and not self._drain(first):
+                return
+            self._send()
+            self._outbox_oldest = self._outbox.oldest_created_s()
+
+    def _drain(self, first: _Item) -> bool:
+        """Handle `first` and whatever else is queued; False when asked to stop."""
+        events: list[tuple[str, bytes]] = []
+        acked: list[int] = []
+        item: _Item | None = first
+        keep_running = True
+        while item is not None:
+            if isinstance(item, _Submit):
+                events.append((item.topic, item.payload))
+            elif isinstance(item, _Ack):
+                self._take_ack(item, acked)
+            elif item.kind == "stop":
+                keep_running = False
+            else:
+                self._link_up = item.kind == "link_up"
+            if len(events) >= self._batch_max:
+                self._commit(events)
+                events = []
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                item = None
+        self._commit(events)
+        self._outbox.delete(acked)
+        return keep_running
+
+    def _take_ack(self, ack: _Ack, acked: list[int]) -> None:
+        seq = self._inflight.pop(ack.mid, None)
+        if seq is None:
+            return
+        if ack.refused:
+            # Retrying a refusal (e.g. an ACL denial) forever would block every later event.
+            self._rejected += 1
+            logger.warning("Broker refused event %d; dropping it", seq)
+        acked.append(seq)
+
+    def _commit(self, events: list[tuple[str, bytes]]) -> None:
+        if not events:
+            return
+        dropped = self._outbox.append(events, self._clock())
+        if dropped:
+            logger.warning(
+                "Outbox full (%d events): dropped the %d oldest", self._outbox.max_events, dropped
+            )
+        with self._durable:
+            self._committed += len(events)
+            self._durable.notify_all()
+
+    def _send(self) -> None:
+        """Hand the next events, in order, to paho while the window has room."""
+        link = self._link
+        if link is None or not self._link_up:
+            return
+        room = self._inflight_max - len(self._inflight)
+        if room <= 0:
+            return
+        for event in self._outbox.fetch_after(self._cursor, room):
+            mid = link.publish(event.topic, event.payload)
+            self._inflight[mid] = event.seq
+            self._cursor = event.seq
