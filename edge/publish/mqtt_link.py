@@ -75,6 +75,7 @@ class MqttLink:
         self._subscriptions: dict[str, MessageHandler] = {}
         self.connected = False
         self.connects_total = 0
+        self._stopping = False
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -135,6 +136,7 @@ class MqttLink:
 
         A clean disconnect suppresses the will, which is why `offline` is sent explicitly.
         """
+        self._stopping = True
         if last is not None and self.connected:
             info = self._client.publish(last[0], last[1], qos=QOS, retain=True)
             try:
@@ -173,7 +175,9 @@ class MqttLink:
     ) -> None:
         was_connected = self.connected
         self.connected = False
-        if was_connected:
+        if self._stopping:
+            logger.info("Disconnected from broker")
+        elif was_connected:
             logger.warning("Disconnected from broker: %s; reconnecting", reason_code)
             self._listener.on_link_down()
 

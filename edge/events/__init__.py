@@ -1,0 +1,1 @@
+"""The MQTT contract: topics, payload models, schemas."""

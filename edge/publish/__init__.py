@@ -1,0 +1,1 @@
+"""Delivery to the broker: outbox, durable publisher, paho link."""

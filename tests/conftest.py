@@ -1,0 +1,34 @@
+"""Shared fixtures: a real Mosquitto per test and configs pointing at it."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.config import EdgeConfig
+from tests.broker import HOST, Mosquitto
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A fresh broker on a free loopback port, stopped after the test."""
+    instance = Mosquitto(tmp_path / "broker")
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+def make_config(tmp_path: Path, port: int | None, **overrides: Any) -> EdgeConfig:
+    """A config for one test: plain TCP to the test broker, state under tmp_path."""
+    mqtt: dict[str, Any] = {"tls": {"enabled": False}, "reconnect_min_s": 1, "reconnect_max_s": 1}
+    if port is not None:
+        mqtt |= {"host": HOST, "port": port}
+    mqtt |= overrides.pop("mqtt", {})
+    return EdgeConfig(
+        site_id="store-7",
+        device_id="kiosk-3",
+        state_dir=tmp_path / "state",
+        mqtt=mqtt,
+        **overrides,
+    )

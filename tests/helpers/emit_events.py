@@ -1,0 +1,47 @@
+"""Child process for crash tests: runs the real service and emits mood events.
+
+Prints `accepted <id>` only after the event is committed to the outbox (the publisher's
+definition of accepted), then keeps running until killed, or with `--drain` until the outbox
+is empty and it shuts down cleanly.
+
+Usage: python -m tests.helpers.emit_events CONFIG_JSON COUNT [--drain]
+"""
+
+import sys
+import time
+from pathlib import Path
+
+from edge.app import EdgeService
+from edge.config import EdgeConfig, load_secrets
+from edge.events.topics import Leaf
+from tests import samples
+
+BATCH = 50
+
+
+def main() -> int:
+    config = EdgeConfig.model_validate_json(Path(sys.argv[1]).read_text())
+    count = int(sys.argv[2])
+    service = EdgeService(config, load_secrets(config))
+    service.start()
+    print("started", flush=True)
+    for start in range(0, count, BATCH):
+        batch = [samples.mood(t_rel_s=float(i)) for i in range(start, min(count, start + BATCH))]
+        for payload in batch:
+            service.emit(Leaf.MOOD, payload)
+        if not service.publisher.flush(10.0):
+            print("flush timed out", file=sys.stderr, flush=True)
+            return 1
+        print("\n".join(f"accepted {p.id}" for p in batch), flush=True)
+    if "--drain" in sys.argv:
+        while service.publisher.stats().depth > 0:
+            time.sleep(0.05)
+        service.shutdown()
+        print("drained", flush=True)
+        return 0
+    while True:
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
