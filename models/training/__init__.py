@@ -1,0 +1,1 @@
+"""Reproducible training pipelines for the on-device moodsense models."""

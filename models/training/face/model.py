@@ -1,0 +1,84 @@
+"""Small depthwise-separable CNN (MobileNet-style blocks with squeeze-excite) for 48x48 faces."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+# (output channels at width 1.0, stride, squeeze-excite) per block.
+BLOCKS: tuple[tuple[int, int, bool], ...] = (
+    (64, 1, False),
+    (128, 2, False),
+    (128, 1, False),
+    (256, 2, True),
+    (256, 1, True),
+    (256, 1, True),
+    (384, 2, True),
+    (384, 1, True),
+)
+STEM_CHANNELS = 32
+# A strided stem runs every block at 24x24 or less: about 4x fewer MACs than a stride-1 stem,
+# which is what makes training fit a 2-core CPU budget (and inference cheap on a Pi).
+STEM_STRIDE = 2
+SE_RATIO = 0.125
+WEIGHT_DECAY_SKIP = ("gamma", "beta", "bias")
+
+
+def _channels(base: int, width: float) -> int:
+    """Scale a channel count and round to a multiple of 8 (SIMD-friendly on ARM)."""
+    return max(8, round(base * width / 8) * 8)
+
+
+def _conv_bn_relu(
+    x: keras.KerasTensor, filters: int, kernel: int, stride: int, name: str
+) -> keras.KerasTensor:
+    """Plain convolution + BatchNorm + ReLU."""
+    x = layers.Conv2D(
+        filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
+    )(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _squeeze_excite(x: keras.KerasTensor, name: str) -> keras.KerasTensor:
+    """Channel attention; cheap at 12x12 and 6x6 and helps small FER nets."""
+    channels = x.shape[-1]
+    squeeze = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_pool")(x)
+    squeeze = layers.Conv2D(
+        max(8, int(channels * SE_RATIO)), 1, activation="relu", name=f"{name}_se_reduce"
+    )(squeeze)
+    squeeze = layers.Conv2D(channels, 1, activation="sigmoid", name=f"{name}_se_expand")(squeeze)
+    return layers.Multiply(name=f"{name}_se_scale")([x, squeeze])
+
+
+def _separable_block(
+    x: keras.KerasTensor, filters: int, stride: int, use_se: bool, name: str
+) -> keras.KerasTensor:
+    """Depthwise 3x3 + pointwise 1x1, each with BN+ReLU; residual when shapes match."""
+    shortcut = x
+    y = layers.DepthwiseConv2D(
+        3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw"
+    )(x)
+    y = layers.BatchNormalization(name=f"{name}_dw_bn")(y)
+    y = layers.ReLU(name=f"{name}_dw_relu")(y)
+    y = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(y)
+    y = layers.BatchNormalization(name=f"{name}_pw_bn")(y)
+    y = layers.ReLU(name=f"{name}_pw_relu")(y)
+    if use_se:
+        y = _squeeze_excite(y, name)
+    if stride == 1 and shortcut.shape[-1] == filters:
+        y = layers.Add(name=f"{name}_add")([shortcut, y])
+    return y
+
+
+def build_model(num_classes: int, width: float = 1.0, dropout: float = 0.3) -> keras.Model:
+    """Build the classifier: input ``(48, 48, 1)`` float in [0, 1], output softmax probabilities."""
+    inputs = keras.Input(shape=(48, 48, 1), name="image")
+    x = _conv_bn_relu(inputs, _channels(STEM_CHANNELS, width), 3, STEM_STRIDE, name="stem")
+    for index, (base, stride, use_se) in enumerate(BLOCKS):
+        x = _separable_block(x, _channels(base, width), stride, use_se, name=f"block{index}")
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    # float32 softmax keeps the loss stable if a mixed-precision policy is ever enabled.
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probs")(x)
+    return keras.Model(inputs, outputs, name="moodsense_face")

@@ -1,0 +1,305 @@
+"""Train the facial-expression CNN on FER2013, then export and evaluate the TFLite model.
+
+Run from the repository root::
+
+    python -m models.training.face.train --epochs 60 --out models/
+
+Checkpoints (model + optimizer state + epoch) are written every epoch under
+``$MOODSENSE_CACHE/face/checkpoints/<run name>``; ``--resume`` continues an interrupted run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Quieten TF's C++ start-up banner; must be set before tensorflow is imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import tensorflow as tf
+
+from models.training.face import data, export
+from models.training.face.augment import augment_batch
+from models.training.face.model import WEIGHT_DECAY_SKIP, build_model
+from models.training.face.schedule import OneCycle
+
+logger = logging.getLogger(__name__)
+
+SMOKE_TRAIN_SIZE = 1024
+SMOKE_VAL_SIZE = 512
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that defines a run; stored with checkpoints and checked on resume."""
+
+    epochs: int
+    batch_size: int
+    width: float
+    max_lr: float
+    weight_decay: float
+    label_smoothing: float
+    class_weight_power: float
+    dropout: float
+    val_fraction: float
+    seed: int
+    smoke: bool
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=60, help="fixed epoch budget")
+    parser.add_argument("--out", type=Path, default=Path("models"), help="export folder")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
+    parser.add_argument("--max-lr", type=float, default=3e-3, help="one-cycle peak (AdamW)")
+    parser.add_argument("--weight-decay", type=float, default=0.05)
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument(
+        "--class-weight-power", type=float, default=0.5, help="loss weight = count**-power"
+    )
+    parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--threads", type=int, default=2, help="TF intra-op threads")
+    parser.add_argument("--run-name", default=None, help="checkpoint folder name")
+    parser.add_argument("--resume", action="store_true", help="continue from last checkpoint")
+    parser.add_argument("--fresh", action="store_true", help="delete old checkpoints first")
+    parser.add_argument("--no-export", action="store_true", help="train only")
+    parser.add_argument("--smoke", action="store_true", help="1 short epoch on a tiny subset")
+    return parser.parse_args(argv)
+
+
+def make_config(args: argparse.Namespace) -> Config:
+    """Build the run config; the smoke run forces a single epoch."""
+    return Config(
+        epochs=1 if args.smoke else args.epochs,
+        batch_size=args.batch_size,
+        width=args.width,
+        max_lr=args.max_lr,
+        weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
+        class_weight_power=args.class_weight_power,
+        dropout=args.dropout,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        smoke=args.smoke,
+    )
+
+
+def train_dataset(
+    images: tf.Tensor, split: data.Split, weights: np.ndarray, config: Config, epoch: int
+) -> tf.data.Dataset:
+    """One epoch of shuffled, augmented batches with per-sample ``weights``.
+
+    The order and the augmentation are fully determined by the seed and the epoch number.
+    """
+    order = np.random.default_rng([config.seed, epoch]).permutation(len(split.labels))
+    labels = keras.utils.to_categorical(split.labels, len(data.LABELS)).astype(np.float32)
+    epoch_seed = tf.constant(config.seed * 10_000 + epoch, tf.int64)
+
+    def load(batch_index: tf.Tensor, idx: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        batch = tf.cast(tf.gather(images, idx), tf.float32) / 255.0
+        seed = tf.stack([epoch_seed, batch_index])
+        return augment_batch(batch, seed), tf.gather(labels, idx), tf.gather(weights, idx)
+
+    dataset = tf.data.Dataset.from_tensor_slices(order).batch(
+        config.batch_size, drop_remainder=True
+    )
+    return dataset.enumerate().map(load, num_parallel_calls=2).prefetch(2)
+
+
+def eval_dataset(split: data.Split, batch_size: int = 256) -> tf.data.Dataset:
+    """Unaugmented images in [0, 1] with one-hot labels."""
+    images = split.images[..., None].astype(np.float32) / 255.0
+    labels = keras.utils.to_categorical(split.labels, len(data.LABELS)).astype(np.float32)
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
+
+
+def compile_model(config: Config, steps_per_epoch: int) -> keras.Model:
+    """Build and compile the model with AdamW on a one-cycle schedule."""
+    model = build_model(len(data.LABELS), width=config.width, dropout=config.dropout)
+    schedule = OneCycle(config.max_lr, total_steps=config.epochs * steps_per_epoch)
+    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay)
+    # Decaying BatchNorm scales and biases only hurts; decay the conv/dense kernels.
+    optimizer.exclude_from_weight_decay(var_names=list(WEIGHT_DECAY_SKIP))
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+class Checkpoints:
+    """Per-epoch checkpoint folder: ``last.keras`` (model + optimizer), best weights, state."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.last = folder / "last.keras"
+        self.best = folder / "best.weights.h5"
+        self.state_path = folder / "state.json"
+
+    def load_state(self) -> dict[str, Any] | None:
+        """Return the saved state, or None for a new run."""
+        if not self.state_path.exists():
+            return None
+        return json.loads(self.state_path.read_text())
+
+    def save(self, model: keras.Model, state: dict[str, Any], is_best: bool) -> None:
+        """Save atomically (temp file + rename) so a kill mid-save keeps the previous epoch."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._atomic(self.last, model.save)
+        if is_best:
+            self._atomic(self.best, model.save_weights)
+        self._atomic(self.state_path, lambda path: Path(path).write_text(json.dumps(state)))
+
+    @staticmethod
+    def _atomic(target: Path, write: Callable[[str], object]) -> None:
+        """Call ``write`` on a temporary name, then rename it over ``target``."""
+        tmp = target.with_name("tmp-" + target.name)
+        write(str(tmp))
+        os.replace(tmp, target)
+
+
+def restore(model: keras.Model, checkpoints: Checkpoints) -> None:
+    """Load weights and optimizer state (including the step count) from ``last.keras``."""
+    # The optimizer must own its variables before the archive can fill them.
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(str(checkpoints.last))
+    logger.info("restored optimizer at step %d", int(model.optimizer.iterations.numpy()))
+
+
+def initial_state(config: Config, command: str) -> dict[str, Any]:
+    """State of a run before its first epoch."""
+    return {
+        "config": asdict(config),
+        "command": command,
+        "epoch": 0,
+        "best_val_accuracy": -1.0,
+        "best_epoch": 0,
+        "history": [],
+    }
+
+
+def prepare_checkpoints(
+    args: argparse.Namespace, config: Config, command: str
+) -> tuple[Checkpoints, dict[str, Any]]:
+    """Resolve the checkpoint folder and the state to start from."""
+    name = args.run_name or f"w{config.width:g}-e{config.epochs}-s{config.seed}"
+    if config.smoke:
+        name += "-smoke"
+    checkpoints = Checkpoints(data.cache_dir() / "checkpoints" / name)
+    if (args.fresh or config.smoke) and checkpoints.folder.exists():
+        shutil.rmtree(checkpoints.folder)
+    state = checkpoints.load_state()
+    if state is None:
+        return checkpoints, initial_state(config, command)
+    if not args.resume:
+        raise SystemExit(f"{checkpoints.folder} has a run; pass --resume or --fresh")
+    if state["config"] != asdict(config):
+        raise SystemExit(f"config differs from the checkpointed run: {state['config']}")
+    return checkpoints, state
+
+
+def fit(
+    model: keras.Model,
+    splits: tuple[data.Split, data.Split],
+    config: Config,
+    checkpoints: Checkpoints,
+    state: dict[str, Any],
+) -> dict[str, Any]:
+    """Train epoch by epoch from ``state['epoch']``, checkpointing after each one."""
+    train, val = splits
+    weights = data.class_weights(train.labels, config.class_weight_power)
+    logger.info(
+        "class weights %s",
+        {k: round(float(w), 3) for k, w in zip(data.LABELS, weights, strict=True)},
+    )
+    images = tf.constant(train.images[..., None])
+    val_ds = eval_dataset(val)
+    for epoch in range(state["epoch"], config.epochs):
+        started = time.monotonic()
+        result = model.fit(
+            train_dataset(images, train, weights[train.labels], config, epoch),
+            validation_data=val_ds,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            shuffle=False,  # the dataset is already shuffled per epoch
+            verbose=2,
+        ).history
+        seconds = time.monotonic() - started
+        val_accuracy = float(result["val_accuracy"][-1])
+        is_best = val_accuracy > state["best_val_accuracy"]
+        if is_best:
+            state["best_val_accuracy"], state["best_epoch"] = val_accuracy, epoch + 1
+        state["epoch"] = epoch + 1
+        state["history"].append(
+            {"epoch": epoch + 1, "seconds": round(seconds, 1)}
+            | {key: round(float(values[-1]), 5) for key, values in result.items()}
+        )
+        checkpoints.save(model, state, is_best)
+        logger.info(
+            "epoch %d/%d %.0fs val_acc %.4f (best %.4f @ %d)",
+            epoch + 1,
+            config.epochs,
+            seconds,
+            val_accuracy,
+            state["best_val_accuracy"],
+            state["best_epoch"],
+        )
+    return state
+
+
+def load_splits(config: Config) -> tuple[data.Split, data.Split, data.Split]:
+    """Train/validation split of ``train/`` plus the held-out test set."""
+    train, val = data.train_val_split(data.load_split("train"), config.val_fraction, config.seed)
+    test = data.load_split("test")
+    if config.smoke:
+        train = data.subset(train, SMOKE_TRAIN_SIZE, config.seed)
+        val = data.subset(val, SMOKE_VAL_SIZE, config.seed)
+        test = data.subset(test, SMOKE_VAL_SIZE, config.seed)
+    return train, val, test
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train, then export and evaluate the best checkpoint."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = parse_args(argv)
+    config = make_config(args)
+    command = "python -m models.training.face.train " + " ".join(
+        sys.argv[1:] if argv is None else argv
+    )
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    keras.utils.set_random_seed(config.seed)
+    train, val, test = load_splits(config)
+    checkpoints, state = prepare_checkpoints(args, config, command)
+    model = compile_model(config, len(train.labels) // config.batch_size)
+    logger.info(
+        "params %d, train %d, val %d", model.count_params(), len(train.labels), len(val.labels)
+    )
+    if state["epoch"] > 0:
+        restore(model, checkpoints)
+    state = fit(model, (train, val), config, checkpoints, state)
+    if args.no_export:
+        return
+    out = data.cache_dir() / "smoke" if config.smoke else args.out
+    export.export_checkpoint(checkpoints.folder, out, (train, val, test))
+
+
+if __name__ == "__main__":
+    main()
