@@ -36,6 +36,7 @@ class Mosquitto:
     port: int = field(default_factory=free_port)
     tls: TlsFiles | None = None
     extra_conf: str = ""
+    extra_ports: tuple[int, ...] = ()
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -82,8 +83,10 @@ class Mosquitto:
                 log = self.log_path.read_text() if self.log_path.exists() else ""
                 raise RuntimeError(f"mosquitto exited with {self.process.returncode}: {log}")
             try:
-                with socket.create_connection((HOST, self.port), timeout=0.2):
-                    return
+                for port in (self.port, *self.extra_ports):
+                    with socket.create_connection((HOST, port), timeout=0.2):
+                        pass
+                return
             except OSError:
                 time.sleep(0.05)
         raise TimeoutError(f"mosquitto did not listen on {self.port}")

@@ -30,7 +30,13 @@ def mood(interaction_id: str | None = None, t_rel_s: float = 1.0) -> MoodPayload
         t_rel_s=t_rel_s,
         state="frustrated",
         categories=CategoryProbabilities(
-            neutral=0.1, happy=0.05, sad=0.1, angry=0.6, fearful=0.05, disgusted=0.05, surprised=0.05
+            neutral=0.1,
+            happy=0.05,
+            sad=0.1,
+            angry=0.6,
+            fearful=0.05,
+            disgusted=0.05,
+            surprised=0.05,
         ),
         valence=-0.6,
         arousal=0.7,

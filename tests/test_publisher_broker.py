@@ -50,7 +50,9 @@ def _assert_complete_in_order(received: list[Received], sent_ids: list[str]) -> 
 
 def _status_states(collector: Collector) -> list[tuple[str, str]]:
     return [
-        (m.json()["state"], m.json()["reason"]) for m in collector.snapshot() if m.topic.endswith("/status")
+        (m.json()["state"], m.json()["reason"])
+        for m in collector.snapshot()
+        if m.topic.endswith("/status")
     ]
 
 

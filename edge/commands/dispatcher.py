@@ -104,6 +104,8 @@ class CommandDispatcher:
             raise _refuse("invalid_request", "the payload must be a JSON object")
         raw_id = document.get("id")
         request_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 64 else None
+        if "sig" not in document:
+            raise _refuse("unauthenticated", "the command is not signed", request_id)
         try:
             request = CommandRequest.model_validate(document)
         except ValidationError as exc:

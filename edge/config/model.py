@@ -35,9 +35,8 @@ class StrictModel(BaseModel):
                 if isinstance(key, str) and key.lower() in _SECRET_KEYS:
                     raise ValueError(
                         f"'{key}' looks like a secret; secrets are never read from the YAML "
-                        "file: store it in a file and name that file with the matching "
-                        "'*_file' field, or pass it as a systemd credential "
-                        "(see docs/configuration.md)"
+                        f"file: store it in a file and set '{key}_file' to its path, or pass "
+                        "it as a systemd credential (see docs/configuration.md)"
                     )
         return data
 

@@ -9,6 +9,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -19,6 +20,7 @@ from edge.publish.outbox import Outbox
 logger = logging.getLogger(__name__)
 
 _IDLE_WAKE_S = 0.5
+_ACK_POLL_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,17 +30,11 @@ class _Submit:
 
 
 @dataclass(frozen=True, slots=True)
-class _Ack:
-    mid: int
-    refused: bool
-
-
-@dataclass(frozen=True, slots=True)
 class _Signal:
-    kind: Literal["link_up", "link_down", "stop"]
+    kind: Literal["link_up", "link_down", "acks", "stop"]
 
 
-_Item = _Submit | _Ack | _Signal
+_Item = _Submit | _Signal
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +73,11 @@ class DurablePublisher:
         self._committed = 0  # guarded by _lock
         self._ingress_dropped = 0  # guarded by _lock
         self._states: dict[str, bytes] = {}  # guarded by _lock
+        # Acknowledgements pile up here (deque appends are thread-safe) and wake the worker
+        # only when half the window is free: one wake-up per many events keeps paho's
+        # network thread working alone, as in a bare publish loop.
+        self._acks: deque[tuple[int, bool]] = deque()
+        self._ack_wake = max(1, inflight_max // 2)
         self._inflight: dict[int, int] = {}  # mid -> seq; worker thread only
         self._cursor = 0  # highest seq handed to paho; worker thread only
         self._rejected = 0
@@ -156,8 +157,9 @@ class DurablePublisher:
             if self._outbox.depth == 0:
                 break
             time.sleep(0.02)
-        self._queue.put(_Signal("stop"))
-        self._thread.join(timeout=max(1.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            self._queue.put(_Signal("stop"))
+            self._thread.join(timeout=max(1.0, deadline - time.monotonic()))
         self._outbox.close()
 
     # --- LinkListener, from paho's thread ------------------------------------------------
@@ -176,38 +178,43 @@ class DurablePublisher:
         self._queue.put(_Signal("link_down"))
 
     def on_published(self, mid: int, refused: bool) -> None:
-        """Forward the acknowledgement to the worker (which owns the outbox)."""
-        self._queue.put(_Ack(mid, refused))
+        """Record the acknowledgement for the worker (which owns the outbox)."""
+        self._acks.append((mid, refused))
+        if len(self._acks) == self._ack_wake:
+            self._queue.put(_Signal("acks"))
 
     # --- worker thread ---------------------------------------------------------------
 
     _outbox_oldest: float | None = None
+    _oldest_checked = 0.0
 
     def _run(self) -> None:
         while True:
             try:
-                first = self._queue.get(timeout=_IDLE_WAKE_S)
+                first = self._queue.get(timeout=_ACK_POLL_S if self._inflight else _IDLE_WAKE_S)
             except queue.Empty:
                 first = None
             if first is not None and not self._drain(first):
                 return
+            self._outbox.delete(self._take_acks())
             self._send()
-            self._outbox_oldest = self._outbox.oldest_created_s()
+            now = time.monotonic()
+            if first is None or now - self._oldest_checked >= 1.0:
+                # Health only needs this roughly; under load, once a second is plenty.
+                self._oldest_checked = now
+                self._outbox_oldest = self._outbox.oldest_created_s()
 
     def _drain(self, first: _Item) -> bool:
         """Handle `first` and whatever else is queued; False when asked to stop."""
         events: list[tuple[str, bytes]] = []
-        acked: list[int] = []
         item: _Item | None = first
         keep_running = True
         while item is not None:
             if isinstance(item, _Submit):
                 events.append((item.topic, item.payload))
-            elif isinstance(item, _Ack):
-                self._take_ack(item, acked)
             elif item.kind == "stop":
                 keep_running = False
-            else:
+            elif item.kind in ("link_up", "link_down"):
                 self._link_up = item.kind == "link_up"
             if len(events) >= self._batch_max:
                 self._commit(events)
@@ -217,18 +224,22 @@ class DurablePublisher:
             except queue.Empty:
                 item = None
         self._commit(events)
-        self._outbox.delete(acked)
         return keep_running
 
-    def _take_ack(self, ack: _Ack, acked: list[int]) -> None:
-        seq = self._inflight.pop(ack.mid, None)
-        if seq is None:
-            return
-        if ack.refused:
-            # Retrying a refusal (e.g. an ACL denial) forever would block every later event.
-            self._rejected += 1
-            logger.warning("Broker refused event %d; dropping it", seq)
-        acked.append(seq)
+    def _take_acks(self) -> list[int]:
+        """Sequence numbers the broker acknowledged since the last call."""
+        acked = []
+        while self._acks:
+            mid, refused = self._acks.popleft()
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                continue  # a state topic or command result, not an outbox event
+            if refused:
+                # Retrying a refusal (e.g. an ACL denial) forever would block later events.
+                self._rejected += 1
+                logger.warning("Broker refused event %d; dropping it", seq)
+            acked.append(seq)
+        return acked
 
     def _commit(self, events: list[tuple[str, bytes]]) -> None:
         if not events:
