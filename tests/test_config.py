@@ -154,3 +154,10 @@ def test_config_schema_prints_the_json_schema() -> None:
     schema = json.loads(result.stdout)
     assert schema["additionalProperties"] is False
     assert {"site_id", "device_id", "mqtt", "outbox"} <= schema["properties"].keys()
+
+
+def test_the_documented_example_config_is_valid() -> None:
+    """Operators copy docs/edge.example.yaml; it must stay a valid config."""
+    example = Path(__file__).resolve().parents[1] / "docs" / "edge.example.yaml"
+    config = load_config(example)
+    assert config.mqtt.host == "broker.store.lan" and config.mqtt.tls.enabled

@@ -141,6 +141,7 @@ def _start_emitter(config_file: Path, count: int, *flags: str) -> subprocess.Pop
     return subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.emit_events", str(config_file), str(count), *flags],
         cwd=REPO,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -154,17 +155,19 @@ def test_kill_9_of_the_publisher_mid_stream_then_restart_delivers_every_accepted
     config_file = tmp_path / "config.json"
     config_file.write_text(config.model_dump_json())
     collector = Collector(broker.port, "moodsense/v1/+/+/mood")
-    child = _start_emitter(config_file, 3_000)
+    child = _start_emitter(config_file, 3_000, "--pause-after", "1000")
     accepted: list[str] = []
-    assert child.stdout is not None
+    assert child.stdout is not None and child.stdin is not None
     try:
         for line in child.stdout:
             if line.startswith("accepted "):
                 accepted.append(line.split()[1])
-            if len(accepted) == 1_000:
+            if line.strip() == "paused":
                 # Freeze the broker so acknowledged and unacknowledged events both exist.
                 assert broker.process is not None
                 broker.process.send_signal(signal.SIGSTOP)
+                child.stdin.write("go\n")
+                child.stdin.flush()
             if len(accepted) >= 2_000:
                 child.send_signal(signal.SIGKILL)
                 break
@@ -173,8 +176,8 @@ def test_kill_9_of_the_publisher_mid_stream_then_restart_delivers_every_accepted
         child.wait()
         assert broker.process is not None
         broker.process.send_signal(signal.SIGCONT)
-    # The frozen broker acknowledged none of the last ~1,000: they exist only on disk now.
-    assert Outbox(tmp_path / "state" / "outbox.sqlite3", 100_000).depth >= 900
+    # The frozen broker acknowledged none of the last 1,000: they exist only on disk now.
+    assert Outbox(tmp_path / "state" / "outbox.sqlite3", 100_000).depth >= 1_000
     restarted = _start_emitter(config_file, 0, "--drain")
     out, _ = restarted.communicate(timeout=120)
     assert "drained" in out

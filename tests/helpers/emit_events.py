@@ -4,7 +4,10 @@ Prints `accepted <id>` only after the event is committed to the outbox (the publ
 definition of accepted), then keeps running until killed, or with `--drain` until the outbox
 is empty and it shuts down cleanly.
 
-Usage: python -m tests.helpers.emit_events CONFIG_JSON COUNT [--drain]
+With `--pause-after N` it prints `paused` after N accepted events and waits for a line on
+stdin, so a test can change the world (freeze the broker) at a known point.
+
+Usage: python -m tests.helpers.emit_events CONFIG_JSON COUNT [--pause-after N] [--drain]
 """
 
 import sys
@@ -22,6 +25,9 @@ BATCH = 50
 def main() -> int:
     config = EdgeConfig.model_validate_json(Path(sys.argv[1]).read_text())
     count = int(sys.argv[2])
+    pause_after = (
+        int(sys.argv[sys.argv.index("--pause-after") + 1]) if "--pause-after" in sys.argv else -1
+    )
     service = EdgeService(config, load_secrets(config))
     service.start()
     print("started", flush=True)
@@ -33,6 +39,9 @@ def main() -> int:
             print("flush timed out", file=sys.stderr, flush=True)
             return 1
         print("\n".join(f"accepted {p.id}" for p in batch), flush=True)
+        if start + BATCH == pause_after:
+            print("paused", flush=True)
+            sys.stdin.readline()
     if "--drain" in sys.argv:
         while service.publisher.stats().depth > 0:
             time.sleep(0.05)
