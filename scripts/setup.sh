@@ -33,7 +33,9 @@ extras=""
 (( dev )) && extras="[dev]"
 stamp=".venv/.setup-stamp"
 wanted="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)${extras}"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
+have="$(cat "$stamp" 2>/dev/null || true)"
+# A dev install also satisfies a runtime request for the same pins.
+if [[ "$have" != "$wanted" && "$have" != "$wanted[dev]" ]]; then
     echo "setup: installing moodsense-edge${extras} into .venv"
     .venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".${extras}"
     .venv/bin/pip check

@@ -69,6 +69,7 @@ class Outbox:
             self.recovered_corrupt = True
         self.depth = self._count()
         self.dropped_total = self._counter("dropped_total")
+        self.last_seq = 0  # sequence number of the newest event appended by this process
 
     @staticmethod
     def _open(path: Path, sync: str) -> sqlite3.Connection:
@@ -113,8 +114,10 @@ class Outbox:
     def append(self, items: list[tuple[str, bytes]], now_s: float) -> int:
         """Commit `items` in one transaction; returns how many old events were dropped.
 
-        When the bound is exceeded the oldest events go first: fresh moods matter more to
-        the store than stale ones, and the drop is counted and persisted.
+        The new events get the contiguous sequence numbers ending at `last_seq` (one
+        writer, AUTOINCREMENT). When the bound is exceeded the oldest events go first:
+        fresh moods matter more to the store than stale ones, and the drop is counted and
+        persisted.
         """
         if not items:
             return 0
@@ -125,6 +128,7 @@ class Outbox:
                 "INSERT INTO events (topic, payload, created_s) VALUES (?, ?, ?)",
                 [(topic, payload, now_s) for topic, payload in items],
             )
+            last_seq = int(db.execute("SELECT last_insert_rowid()").fetchone()[0])
             overflow = self.depth + len(items) - self.max_events
             dropped = 0
             if overflow > 0:
@@ -143,6 +147,7 @@ class Outbox:
             raise
         self.depth += len(items) - dropped
         self.dropped_total += dropped
+        self.last_seq = last_seq
         return dropped
 
     def fetch_after(self, seq: int, limit: int) -> list[StoredEvent]:

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edge.publish.mqtt_link import MqttLink
-from edge.publish.outbox import Outbox
+from edge.publish.outbox import Outbox, StoredEvent
 
 logger = logging.getLogger(__name__)
 
 _IDLE_WAKE_S = 0.5
+_PENDING_MAX = 10_000
 _ACK_POLL_S = 0.05
 
 
@@ -80,6 +81,11 @@ class DurablePublisher:
         self._ack_wake = max(1, inflight_max // 2)
         self._inflight: dict[int, int] = {}  # mid -> seq; worker thread only
         self._cursor = 0  # highest seq handed to paho; worker thread only
+        # Committed events above the cursor, kept in memory so sending needs no read-back.
+        # "Spilled" means some exist only on disk (backlog at start, after a drop, or more
+        # than _PENDING_MAX); then the outbox is read until it has caught up.
+        self._pending: deque[StoredEvent] = deque()
+        self._spilled = outbox.depth > 0
         self._rejected = 0
         self._link_up = False
         self._thread = threading.Thread(target=self._run, name="outbox-worker", daemon=True)
@@ -249,6 +255,16 @@ class DurablePublisher:
             logger.warning(
                 "Outbox full (%d events): dropped the %d oldest", self._outbox.max_events, dropped
             )
+            self._spilled = True
+            self._pending.clear()
+        elif not self._spilled and len(self._pending) + len(events) <= _PENDING_MAX:
+            first = self._outbox.last_seq - len(events) + 1
+            self._pending.extend(
+                StoredEvent(seq, topic, payload)
+                for seq, (topic, payload) in enumerate(events, start=first)
+            )
+        else:
+            self._spilled = True
         with self._durable:
             self._committed += len(events)
             self._durable.notify_all()
@@ -261,7 +277,18 @@ class DurablePublisher:
         room = self._inflight_max - len(self._inflight)
         if room <= 0:
             return
-        for event in self._outbox.fetch_after(self._cursor, room):
+        for event in self._next_events(room):
             mid = link.publish(event.topic, event.payload)
             self._inflight[mid] = event.seq
             self._cursor = event.seq
+
+    def _next_events(self, limit: int) -> list[StoredEvent]:
+        """The next `limit` committed events above the cursor, from memory when possible."""
+        if self._spilled:
+            events = self._outbox.fetch_after(self._cursor, limit)
+            if len(events) < limit:  # caught up with the disk: memory is complete again
+                self._spilled = False
+                self._pending.clear()
+            return events
+        count = min(limit, len(self._pending))
+        return [self._pending.popleft() for _ in range(count)]
