@@ -15,7 +15,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.app import EdgeService
-from edge.config import load_secrets
+from edge.config import EdgeConfig, load_secrets
 from edge.events.topics import Leaf
 from tests.broker import HOST, Mosquitto
 from tests.collector import Collector
@@ -67,24 +67,34 @@ class Rig:
         document: dict[str, Any] = [x for x in messages if x.topic == topic][count - 1].json()
         return document
 
+    def close(self) -> None:
+        self.sender.disconnect()
+        self.sender.loop_stop()
+        self.service.shutdown()
+        self.results.close()
+
 
 @pytest.fixture
 def rig(broker: Mosquitto, tmp_path: Path) -> Iterator[Rig]:
     key_file = tmp_path / "command.key"
     key_file.write_bytes(KEY + b"\n")
-    config = make_config(tmp_path, broker.port, commands={"key_file": str(key_file)})
+    rig = _start_rig(
+        broker, make_config(tmp_path, broker.port, commands={"key_file": str(key_file)})
+    )
+    yield rig
+    rig.close()
+
+
+def _start_rig(broker: Mosquitto, config: EdgeConfig) -> Rig:
     service = EdgeService(config, load_secrets(config))
     results = Collector(broker.port, f"{service.topics.base}/#")
     service.start()
+    # info is published after the command subscription, so commands are heard from here on.
     results.wait_for(lambda m: any(x.topic.endswith("/info") for x in m))
     sender = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     sender.connect(HOST, broker.port)
     sender.loop_start()
-    yield Rig(service, results, sender)
-    sender.disconnect()
-    sender.loop_stop()
-    service.shutdown()
-    results.close()
+    return Rig(service, results, sender)
 
 
 def test_a_signed_command_runs_and_its_result_echoes_the_request_id(rig: Rig) -> None:
@@ -163,22 +173,7 @@ def test_without_a_configured_key_every_command_is_refused(
     broker: Mosquitto, tmp_path: Path
 ) -> None:
     """A device that was never given a key must not fall back to trusting anyone."""
-    config = make_config(tmp_path, broker.port)
-    service = EdgeService(config, load_secrets(config))
-    results = Collector(broker.port, f"{service.topics.base}/#")
-    service.start()
-    # info is published after the command subscription, so commands are heard from here on.
-    results.wait_for(lambda m: any(x.topic.endswith("/info") for x in m))
-    sender = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    sender.connect(HOST, broker.port)
-    sender.loop_start()
-    topic = service.topics.command("ping")
-    sender.publish(topic, sign_command(topic, {}), qos=1).wait_for_publish(5)
-    result_topic = service.topics.command_result("ping")
-    messages = results.wait_for(lambda m: any(x.topic == result_topic for x in m))
-    result = next(x for x in messages if x.topic == result_topic).json()
-    assert result["error"]["code"] == "unauthenticated"
-    sender.disconnect()
-    sender.loop_stop()
-    service.shutdown()
-    results.close()
+    rig = _start_rig(broker, make_config(tmp_path, broker.port))
+    rig.send("ping", sign_command(rig.service.topics.command("ping"), {}))
+    assert rig.result("ping")["error"]["code"] == "unauthenticated"
+    rig.close()

@@ -78,15 +78,9 @@ def test_kill_9_of_a_connected_service_makes_the_broker_publish_retained_offline
     broker: Mosquitto, tmp_path: Path
 ) -> None:
     """A crashed kiosk must show as offline to staff without waiting for a timeout."""
-    config = make_config(tmp_path, broker.port)
-    config_file = tmp_path / "config.json"
-    config_file.write_text(config.model_dump_json())
+    config, config_file = _config_file(tmp_path, broker.port)
     watcher = Collector(broker.port, f"{config.mqtt.topic_prefix}/+/+/status")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.emit_events", str(config_file), "0"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-    )
+    child = _start_emitter(config_file, 0)
     try:
         watcher.wait_for(lambda _m: ("online", "connected") in _status_states(watcher))
         child.send_signal(signal.SIGKILL)
@@ -137,6 +131,14 @@ def test_10000_events_survive_two_broker_restarts_mid_stream(
     collector.close()
 
 
+def _config_file(tmp_path: Path, port: int) -> tuple[EdgeConfig, Path]:
+    """A config for a child process, written where it can read it."""
+    config = make_config(tmp_path, port)
+    path = tmp_path / "config.json"
+    path.write_text(config.model_dump_json())
+    return config, path
+
+
 def _start_emitter(config_file: Path, count: int, *flags: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.emit_events", str(config_file), str(count), *flags],
@@ -151,9 +153,7 @@ def test_kill_9_of_the_publisher_mid_stream_then_restart_delivers_every_accepted
     broker: Mosquitto, tmp_path: Path
 ) -> None:
     """Power cuts and OOM kills happen; what the outbox accepted must still arrive."""
-    config = make_config(tmp_path, broker.port)
-    config_file = tmp_path / "config.json"
-    config_file.write_text(config.model_dump_json())
+    _config, config_file = _config_file(tmp_path, broker.port)
     collector = Collector(broker.port, "moodsense/v1/+/+/mood")
     child = _start_emitter(config_file, 3_000, "--pause-after", "1000")
     accepted: list[str] = []
