@@ -37,6 +37,7 @@ class Mosquitto:
     tls: TlsFiles | None = None
     extra_conf: str = ""
     extra_ports: tuple[int, ...] = ()
+    tls_extra: str = ""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -64,6 +65,7 @@ class Mosquitto:
                 f"cafile {self.tls.ca_file}",
                 f"certfile {self.tls.cert_file}",
                 f"keyfile {self.tls.key_file}",
+                self.tls_extra,
             ]
         conf.write_text("\n".join(lines) + "\n" + self.extra_conf)
         return conf

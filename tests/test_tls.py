@@ -20,10 +20,15 @@ def _write_ca(ca: trustme.CA, path: Path) -> Path:
 
 
 @pytest.fixture
-def tls_broker(tmp_path: Path):  # type: ignore[no-untyped-def]
+def ca() -> trustme.CA:
+    """The test's own certificate authority."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path, ca: trustme.CA, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """A broker whose TLS listener uses a CA made for this test, plus a plain listener for
-    the test's own subscriber."""
-    ca = trustme.CA()
+    the test's own subscriber. Marked `mutual_tls`, it also requires client certificates."""
     server = ca.issue_cert(HOST, "localhost")
     tls_dir = tmp_path / "tls"
     tls_dir.mkdir()
@@ -36,6 +41,9 @@ def tls_broker(tmp_path: Path):  # type: ignore[no-untyped-def]
         tmp_path / "broker",
         tls=TlsFiles(_write_ca(ca, tls_dir / "ca.pem"), cert_file, key_file),
         extra_conf=f"listener {plain_port} {HOST}\nallow_anonymous true\n",
+        tls_extra="require_certificate true\n"
+        if request.node.get_closest_marker("mutual_tls")
+        else "",
         extra_ports=(plain_port,),
     )
     broker.start()
@@ -81,5 +89,38 @@ def test_a_broker_certificate_from_another_ca_is_refused_and_events_stay_queued(
     assert service.link is not None and not service.link.connected
     assert service.health().outbox.depth == 1
     assert collector.snapshot() == []
+    service.shutdown()
+    collector.close()
+
+
+def _client_files(ca: trustme.CA, directory: Path) -> tuple[Path, Path]:
+    client = ca.issue_cert("kiosk-3.store-7")
+    cert_file, key_file = directory / "client.pem", directory / "client.key"
+    cert_file.write_bytes(b"".join(blob.bytes() for blob in client.cert_chain_pems))
+    client.private_key_pem.write_to_path(str(key_file))
+    return cert_file, key_file
+
+
+@pytest.mark.mutual_tls
+@pytest.mark.parametrize("with_certificate", [True, False])
+def test_mutual_tls_uses_the_client_certificate_when_configured(
+    tls_broker: tuple[Mosquitto, int, Path], ca: trustme.CA, tmp_path: Path, with_certificate: bool
+) -> None:
+    """Brokers that authenticate devices by certificate accept ours, and only with it."""
+    broker, plain_port, ca_file = tls_broker
+    tls: dict[str, str | bool] = {"enabled": True, "ca_file": str(ca_file)}
+    if with_certificate:
+        cert_file, key_file = _client_files(ca, tmp_path)
+        tls |= {"client_cert_file": str(cert_file), "client_key_file": str(key_file)}
+    collector = Collector(plain_port, "moodsense/v1/+/+/mood")
+    config = make_config(tmp_path, broker.port, mqtt={"tls": tls})
+    service = EdgeService(config, load_secrets(config))
+    service.start()
+    service.emit(Leaf.MOOD, samples.mood())
+    if with_certificate:
+        collector.wait_for(lambda m: len(m) == 1)
+    else:
+        wait_until(lambda: "certificate" in broker.log_path.read_text(), 15)
+        assert collector.snapshot() == [] and service.health().outbox.depth == 1
     service.shutdown()
     collector.close()
