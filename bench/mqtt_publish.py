@@ -34,8 +34,8 @@ from tests.broker import HOST, Mosquitto
 TOPIC = "moodsense/v1/bench/kiosk-1/mood"
 
 
-def bare_paho(port: int, payloads: list[bytes]) -> float:
-    """Events/s of a plain QoS 1 publish loop with paho's default window."""
+def bare_paho(port: int, payloads: list[bytes]) -> tuple[float, float]:
+    """Events/s and CPU µs/event of a plain QoS 1 publish loop, paho's default window."""
     done = threading.Event()
     acked = 0
 
@@ -50,18 +50,18 @@ def bare_paho(port: int, payloads: list[bytes]) -> float:
     client.on_publish = on_publish
     client.connect(HOST, port)
     client.loop_start()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for payload in payloads:
         client.publish(TOPIC, payload, qos=1)
     done.wait(300)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     client.disconnect()
     client.loop_stop()
-    return len(payloads) / elapsed
+    return len(payloads) / elapsed, cpu / len(payloads) * 1e6
 
 
-def durable(port: int, payloads: list[bytes], sync: str, workdir: Path) -> float:
-    """Events/s through outbox + publisher + link, until the outbox is empty."""
+def durable(port: int, payloads: list[bytes], sync: str, workdir: Path) -> tuple[float, float]:
+    """Events/s and CPU µs/event through outbox + publisher + link, until all are acked."""
     outbox = Outbox(workdir / f"bench-{time.monotonic_ns()}.sqlite3", 1_000_000, sync)  # type: ignore[arg-type]
     publisher = DurablePublisher(outbox, batch_max=500, inflight_max=1000)
     config = MqttConfig(host=HOST, port=port, tls={"enabled": False})
@@ -78,15 +78,15 @@ def durable(port: int, payloads: list[bytes], sync: str, workdir: Path) -> float
     link.start()
     while not link.connected:
         time.sleep(0.01)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for payload in payloads:
         publisher.submit(TOPIC, payload)
     while publisher.stats().depth > 0:
         time.sleep(0.001)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     publisher.stop(5)
     link.stop(None, 5)
-    return len(payloads) / elapsed
+    return len(payloads) / elapsed, cpu / len(payloads) * 1e6
 
 
 def main() -> int:
@@ -101,11 +101,15 @@ def main() -> int:
         workdir = Path(tmp)
         broker = Mosquitto(workdir / "broker")
         broker.start()
-        bare_runs, durable_runs = [], []
+        bare_runs, durable_runs, bare_cpu, durable_cpu = [], [], [], []
         try:
             for _round in range(args.rounds):
-                bare_runs.append(bare_paho(broker.port, payloads))
-                durable_runs.append(durable(broker.port, payloads, args.sync, workdir))
+                rate, cpu = bare_paho(broker.port, payloads)
+                bare_runs.append(rate)
+                bare_cpu.append(cpu)
+                rate, cpu = durable(broker.port, payloads, args.sync, workdir)
+                durable_runs.append(rate)
+                durable_cpu.append(cpu)
         finally:
             broker.stop()
     bare, dur = statistics.median(bare_runs), statistics.median(durable_runs)
@@ -121,6 +125,10 @@ def main() -> int:
         "bare_events_per_s": round(bare),
         "ratio": round(statistics.median(paired), 3),
         "ratio_of_medians": round(dur / bare, 3),
+        # CPU time of this process per event (all threads): steadier than wall time on a
+        # busy machine, and what matters on a Pi.
+        "durable_cpu_us_per_event": round(statistics.median(durable_cpu), 1),
+        "bare_cpu_us_per_event": round(statistics.median(bare_cpu), 1),
         "durable_runs": [round(x) for x in durable_runs],
         "bare_runs": [round(x) for x in bare_runs],
         "python": platform.python_version(),

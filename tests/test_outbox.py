@@ -12,7 +12,7 @@ from tests.conftest import make_config
 
 
 def _fill(outbox: Outbox, count: int, start: int = 0) -> None:
-    outbox.append([("t", str(i).encode()) for i in range(start, start + count)], now_s=1.0)
+    outbox.append([("t", str(i).encode()) for i in range(start, start + count)])
 
 
 def test_events_come_back_in_order_after_a_reopen(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_the_bound_drops_the_oldest_and_the_count_survives_restarts(tmp_path: Pa
     path = tmp_path / "outbox.sqlite3"
     outbox = Outbox(path, max_events=100)
     _fill(outbox, 80)
-    assert outbox.append([("t", b"x")] * 50, now_s=2.0) == 30
+    assert outbox.append([("t", b"x")] * 50) == 30
     outbox.close()
     reopened = Outbox(path, max_events=100)
     assert (reopened.depth, reopened.dropped_total) == (100, 30)

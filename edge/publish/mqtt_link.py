@@ -127,7 +127,7 @@ class MqttLink:
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> int:
         """Queue a QoS 1 message; returns its message id (for `on_published`)."""
         info = self._client.publish(topic, payload, qos=QOS, retain=retain)
-        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS and info.rc != MQTTErrorCode.MQTT_ERR_NO_CONN:
             raise RuntimeError(f"paho refused to queue a message: {mqtt.error_string(info.rc)}")
         return int(info.mid)
 

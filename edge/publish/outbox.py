@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
-    created_s REAL NOT NULL
+    -- Set by SQLite itself: saves building a row tuple per event in Python.
+    created_s REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0)
 );
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
@@ -111,7 +112,7 @@ class Outbox:
         row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
         return int(row[0]) if row else 0
 
-    def append(self, items: list[tuple[str, bytes]], now_s: float) -> int:
+    def append(self, items: list[tuple[str, bytes]]) -> int:
         """Commit `items` in one transaction; returns how many old events were dropped.
 
         The new events get the contiguous sequence numbers ending at `last_seq` (one
@@ -124,10 +125,7 @@ class Outbox:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(
-                "INSERT INTO events (topic, payload, created_s) VALUES (?, ?, ?)",
-                [(topic, payload, now_s) for topic, payload in items],
-            )
+            db.executemany("INSERT INTO events (topic, payload) VALUES (?, ?)", items)
             last_seq = int(db.execute("SELECT last_insert_rowid()").fetchone()[0])
             overflow = self.depth + len(items) - self.max_events
             dropped = 0
@@ -182,7 +180,7 @@ class Outbox:
         self.depth -= max(deleted.rowcount, 0)
 
     def oldest_created_s(self) -> float | None:
-        """Creation time (epoch seconds) of the oldest stored event, if any."""
+        """Creation time (epoch seconds, system clock) of the oldest stored event, if any."""
         # created_s grows with seq, so the primary key finds the oldest without a scan.
         row = self._db.execute("SELECT created_s FROM events ORDER BY seq LIMIT 1").fetchone()
         return float(row[0]) if row else None

@@ -25,17 +25,12 @@ _ACK_POLL_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
-class _Submit:
-    topic: str
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
 class _Signal:
     kind: Literal["link_up", "link_down", "acks", "stop"]
 
 
-_Item = _Submit | _Signal
+# A submitted event is a plain (topic, payload) tuple: the cheapest thing to queue.
+_Item = tuple[str, bytes] | _Signal
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +106,7 @@ class DurablePublisher:
                 self._ingress_dropped += 1
                 return False
             self._submitted += 1
-        self._queue.put(_Submit(topic, payload))
+        self._queue.put((topic, payload))
         return True
 
     def flush(self, timeout_s: float) -> bool:
@@ -216,8 +211,8 @@ class DurablePublisher:
         item: _Item | None = first
         keep_running = True
         while item is not None:
-            if isinstance(item, _Submit):
-                events.append((item.topic, item.payload))
+            if isinstance(item, tuple):
+                events.append(item)
             elif item.kind == "stop":
                 keep_running = False
             elif item.kind in ("link_up", "link_down"):
@@ -250,7 +245,7 @@ class DurablePublisher:
     def _commit(self, events: list[tuple[str, bytes]]) -> None:
         if not events:
             return
-        dropped = self._outbox.append(events, self._clock())
+        dropped = self._outbox.append(events)
         if dropped:
             logger.warning(
                 "Outbox full (%d events): dropped the %d oldest", self._outbox.max_events, dropped
