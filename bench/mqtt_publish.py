@@ -82,7 +82,7 @@ def durable(port: int, payloads: list[bytes], sync: str, workdir: Path) -> tuple
     for payload in payloads:
         publisher.submit(TOPIC, payload)
     while publisher.stats().depth > 0:
-        time.sleep(0.001)
+        time.sleep(0.005)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     publisher.stop(5)
     link.stop(None, 5)

@@ -8,9 +8,8 @@ touches an `Outbox`.
 import logging
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +29,8 @@ CREATE TABLE IF NOT EXISTS counters (
 _SIDE_FILES = ("-wal", "-shm")
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """One row of the outbox, in send order."""
+class StoredEvent(NamedTuple):
+    """One row of the outbox, in send order (a tuple: thousands are made per second)."""
 
     seq: int
     topic: str
@@ -154,7 +152,7 @@ class Outbox:
             "SELECT seq, topic, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
             (seq, limit),
         ).fetchall()
-        return [StoredEvent(int(s), str(t), bytes(p)) for s, t, p in rows]
+        return [StoredEvent._make(row) for row in rows]
 
     def delete(self, seqs: list[int]) -> None:
         """Forget delivered events (missing ones, already dropped, are ignored)."""

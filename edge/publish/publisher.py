@@ -255,8 +255,7 @@ class DurablePublisher:
         elif not self._spilled and len(self._pending) + len(events) <= _PENDING_MAX:
             first = self._outbox.last_seq - len(events) + 1
             self._pending.extend(
-                StoredEvent(seq, topic, payload)
-                for seq, (topic, payload) in enumerate(events, start=first)
+                StoredEvent(seq, *event) for seq, event in enumerate(events, start=first)
             )
         else:
             self._spilled = True
@@ -272,10 +271,9 @@ class DurablePublisher:
         room = self._inflight_max - len(self._inflight)
         if room <= 0:
             return
-        for event in self._next_events(room):
-            mid = link.publish(event.topic, event.payload)
-            self._inflight[mid] = event.seq
-            self._cursor = event.seq
+        for seq, topic, payload in self._next_events(room):
+            self._inflight[link.publish(topic, payload)] = seq
+            self._cursor = seq
 
     def _next_events(self, limit: int) -> list[StoredEvent]:
         """The next `limit` committed events above the cursor, from memory when possible."""
