@@ -8,30 +8,37 @@ from keras import layers
 from models.training.voice.data import LABELS, av_table
 from models.training.voice.features import N_MELS, WINDOW_FRAMES
 
-BLOCK_CHANNELS: tuple[int, ...] = (48, 96, 160, 160)
+# (channels, kernel frames, pool after the block); 4 blocks -> 8x time reduction.
+BLOCKS: tuple[tuple[int, int, bool], ...] = (
+    (96, 5, True),
+    (128, 5, True),
+    (160, 3, True),
+    (192, 3, False),
+)
 
 
-def _sep_block(x: keras.KerasTensor, channels: int, pool: bool) -> keras.KerasTensor:
-    """Depthwise-separable 3x3 conv + BN + ReLU (+ 2x2 max-pool): cheap on the Pi's CPU."""
-    x = layers.SeparableConv2D(channels, 3, padding="same", use_bias=False)(x)
+def _conv_block(x: keras.KerasTensor, channels: int, kernel: int, pool: bool) -> keras.KerasTensor:
+    """Conv1D over time + BN + ReLU (+ max-pool by 2 in time)."""
+    x = layers.Conv1D(channels, kernel, padding="same", use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
     if pool:
-        x = layers.MaxPooling2D(2)(x)
+        x = layers.MaxPooling1D(2)(x)
     return x
 
 
 def build_classifier(dropout: float = 0.3) -> keras.Model:
-    """Log-mel window (250, 64, 1) -> softmax over ``LABELS``."""
+    """Log-mel window (250, 64, 1) -> softmax over ``LABELS``.
+
+    A 1-D CNN over time with the 64 mel bands as input channels: dense convolutions run ~15x
+    faster than 2-D depthwise-separable ones on CPU (training here and XNNPACK on the Pi).
+    """
     inputs = keras.Input((WINDOW_FRAMES, N_MELS, 1), name="log_mel")
-    x = layers.Conv2D(24, 3, padding="same", use_bias=False)(inputs)
-    x = layers.BatchNormalization()(x)
-    x = layers.ReLU()(x)
-    x = layers.MaxPooling2D(2)(x)
-    for i, channels in enumerate(BLOCK_CHANNELS):
-        x = _sep_block(x, channels, pool=i < len(BLOCK_CHANNELS) - 1)
-    # Average + max pooling: emotion cues are often short bursts inside a window.
-    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
+    x = layers.Reshape((WINDOW_FRAMES, N_MELS))(inputs)
+    for channels, kernel, pool in BLOCKS:
+        x = _conv_block(x, channels, kernel, pool)
+    # Average + max pooling over time: emotion cues are often short bursts inside a window.
+    x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(len(LABELS), activation="softmax", name="emotion")(x)
     return keras.Model(inputs, outputs, name="voice_emotion")

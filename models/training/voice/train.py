@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ class TrainConfig:
     n_aug: int = 3
     seed: int = 1337
     cache_dir: Path = DEFAULT_CACHE
-    extra: dict[str, str] = field(default_factory=dict)
+    arch: str = "conv1d"
 
     @property
     def feature_dir(self) -> Path:
@@ -46,7 +46,7 @@ class TrainConfig:
     @property
     def run_dir(self) -> Path:
         """Checkpoint directory for this run."""
-        return self.cache_dir / f"run_e{self.epochs}_seed{self.seed}"
+        return self.cache_dir / f"run_{self.arch}_e{self.epochs}_seed{self.seed}"
 
 
 def sample_weights(clips: list[Clip], train_ids: np.ndarray) -> np.ndarray:
