@@ -1,0 +1,1 @@
+"""Capture sources: microphone, camera, and recordings that replay through the same path."""

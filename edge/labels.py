@@ -1,0 +1,59 @@
+"""Canonical emotion labels and how categories map to valence and arousal.
+
+Models output probabilities over (a subset of) `CATEGORIES`; valence and arousal are derived
+from those probabilities with the table below unless a model regresses them itself.
+"""
+
+from collections.abc import Mapping
+
+CATEGORIES: tuple[str, ...] = (
+    "neutral",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgusted",
+    "surprised",
+)
+
+# Approximate positions on Russell's circumplex (valence, arousal), each in [-1, 1]:
+# the usual placement in affective-computing work; coarse on purpose.
+CIRCUMPLEX: Mapping[str, tuple[float, float]] = {
+    "neutral": (0.0, 0.0),
+    "happy": (0.8, 0.5),
+    "sad": (-0.7, -0.4),
+    "angry": (-0.6, 0.8),
+    "fearful": (-0.6, 0.6),
+    "disgusted": (-0.7, 0.3),
+    "surprised": (0.2, 0.8),
+}
+
+# Other spellings seen in data sets and evaluation manifests -> canonical label.
+SYNONYMS: Mapping[str, str] = {
+    "anger": "angry",
+    "happiness": "happy",
+    "joy": "happy",
+    "sadness": "sad",
+    "fear": "fearful",
+    "disgust": "disgusted",
+    "surprise": "surprised",
+    "calm": "neutral",
+}
+
+
+def canonical(label: str) -> str | None:
+    """The canonical category for `label` (case-insensitive), or None if it has none."""
+    key = label.strip().lower()
+    if key in CIRCUMPLEX:
+        return key
+    return SYNONYMS.get(key)
+
+
+def valence_arousal(probabilities: Mapping[str, float]) -> tuple[float, float]:
+    """Probability-weighted circumplex position; categories without a position are ignored."""
+    total = sum(p for label, p in probabilities.items() if label in CIRCUMPLEX)
+    if total <= 0:
+        return 0.0, 0.0
+    valence = sum(CIRCUMPLEX[k][0] * p for k, p in probabilities.items() if k in CIRCUMPLEX)
+    arousal = sum(CIRCUMPLEX[k][1] * p for k, p in probabilities.items() if k in CIRCUMPLEX)
+    return valence / total, arousal / total
