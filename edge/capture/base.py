@@ -13,6 +13,11 @@ class AudioSource(Protocol):
         """The next chunk, or None if none arrived within `timeout_s` (or the source ended)."""
         ...
 
+    @property
+    def finished(self) -> bool:
+        """True once a recording has been fully delivered (live devices never finish)."""
+        ...
+
     def health(self) -> SourceHealth:
         """State, rate and drop counters for the health topic."""
         ...
@@ -27,6 +32,11 @@ class VideoSource(Protocol):
 
     def read(self, timeout_s: float) -> VideoFrame | None:
         """The newest frame, or None if none arrived within `timeout_s` (or the source ended)."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """True once a recording has been fully delivered (live devices never finish)."""
         ...
 
     def health(self) -> SourceHealth:
