@@ -27,6 +27,7 @@ from edge.events.state_payloads import (
     StatusPayload,
 )
 from edge.events.topics import Leaf, Topics
+from edge.inference.registry import DEFAULT_MODELS_DIR, ModelRegistry, ModelSpec
 from edge.publish.mqtt_link import MqttLink
 from edge.publish.outbox import Outbox
 from edge.publish.publisher import DurablePublisher
@@ -61,6 +62,9 @@ class EdgeService:
         self._clock = wall_clock
         self._started_s = wall_clock()
         self._started_mono = time.monotonic()
+        # Verify every model before anything else: a tampered file must stop the start.
+        self.registry = ModelRegistry(config.models.dir or DEFAULT_MODELS_DIR)
+        self.models: list[ModelSpec] = self.registry.verify_all()
         self.outbox = Outbox(outbox_path(config), config.outbox.max_events, config.outbox.sync)
         self.publisher = DurablePublisher(
             self.outbox,
@@ -102,7 +106,7 @@ class EdgeService:
             time=coarse_utc(self._clock()),
             software_version=__version__,
             started_at=coarse_utc(self._started_s),
-            models=[],
+            models=[spec.info() for spec in self.models],
             capabilities=["commands"] if self.config.commands.enabled else [],
             commands=self.commands.names if self.config.commands.enabled else [],
             config_digest=config_digest(self.config),

@@ -48,6 +48,7 @@ def _cmd_contract_export(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from edge.app import EdgeService
+    from edge.inference.registry import ModelError
     from edge.logsetup import configure_logging
 
     try:
@@ -56,6 +57,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         return _report(error)
     configure_logging(config.logging.level)
+    try:
+        service = EdgeService(config, secrets)
+    except ModelError as error:
+        print(f"cannot start: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -63,7 +69,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    EdgeService(config, secrets).run(stop)
+    service.run(stop)
+    return EXIT_OK
+
+
+def _cmd_models_verify(args: argparse.Namespace) -> int:
+    from edge.inference.registry import DEFAULT_MODELS_DIR, ModelError, ModelRegistry
+
+    try:
+        specs = ModelRegistry(args.dir or DEFAULT_MODELS_DIR).verify_all()
+    except ModelError as error:
+        print(f"model check failed: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    for spec in specs:
+        print(f"{spec.name}: ok ({spec.path.name}, sha256 {spec.sha256[:12]}…)")
     return EXIT_OK
 
 
@@ -84,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_cmd_config_check)
     schema = config_commands.add_parser("schema", help="print the config JSON Schema")
     schema.set_defaults(func=_cmd_config_schema)
+
+    models = commands.add_parser("models", help="the TFLite models")
+    models_commands = models.add_subparsers(dest="models_command", required=True)
+    verify = models_commands.add_parser("verify", help="check every model's sha256 (exit 2)")
+    verify.add_argument("--dir", type=Path, help="models directory (default: the repo's)")
+    verify.set_defaults(func=_cmd_models_verify)
 
     contract = commands.add_parser("contract", help="the MQTT contract")
     contract_commands = contract.add_subparsers(dest="contract_command", required=True)

@@ -153,6 +153,17 @@ class HealthConfig(StrictModel):
     interval_s: float = Field(default=30.0, ge=1.0, le=3600.0, description="Publish period.")
 
 
+class ModelsConfig(StrictModel):
+    """Where the TFLite models and their manifest live, and how they run."""
+
+    dir: Path | None = Field(
+        default=None, description="Directory with manifest.toml; defaults to the repo's models/."
+    )
+    num_threads: int = Field(
+        default=1, ge=1, le=4, description="Interpreter threads per model (1 leaves room)."
+    )
+
+
 class LoggingConfig(StrictModel):
     """Log output (journald picks up stderr under systemd)."""
 
@@ -183,6 +194,7 @@ class EdgeConfig(BaseSettings):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     commands: CommandsConfig = Field(default_factory=CommandsConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @classmethod

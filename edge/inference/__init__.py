@@ -1,0 +1,1 @@
+"""TFLite runtime and the verified model registry."""
