@@ -1,0 +1,1 @@
+"""Consent: the first stage after capture. Without an active consent nothing passes."""
