@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 class CaptureDevice(Protocol):
     """The part of `cv2.VideoCapture` the camera source uses (tests pass a fake device)."""
 
-    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's spelling
+    def isOpened(self) -> bool:
         """True while the device is open."""
         ...
 
@@ -35,7 +35,7 @@ class CaptureDevice(Protocol):
         """Block for the next frame: (True, BGR image) or (False, None)."""
         ...
 
-    def set(self, prop_id: int, value: float) -> bool:
+    def set(self, prop_id: int, value: float, /) -> bool:
         """Request a capture property (width, height, fps)."""
         ...
 
@@ -48,9 +48,12 @@ CaptureFactory = Callable[[int | str], CaptureDevice]
 _State = Literal["ok", "reopening", "stopped"]
 
 
-def _device_arg(device: int | str) -> int | str:
+def open_cv_capture(device: int | str) -> CaptureDevice:
+    """The real device: `cv2.VideoCapture` on an index or a path."""
     # An index that arrived as text (environment override) still means an index.
-    return int(device) if isinstance(device, str) and device.isdigit() else device
+    if isinstance(device, str) and not device.isdigit():
+        return cv2.VideoCapture(device)
+    return cv2.VideoCapture(int(device))
 
 
 class CameraSource:
@@ -60,7 +63,7 @@ class CameraSource:
         self,
         config: CameraConfig,
         *,
-        capture_factory: CaptureFactory = cv2.VideoCapture,
+        capture_factory: CaptureFactory = open_cv_capture,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         name: str = "camera",
     ) -> None:
@@ -152,7 +155,7 @@ class CameraSource:
 
     def _open(self) -> CaptureDevice | None:
         try:
-            device = self._factory(_device_arg(self._config.device))
+            device = self._factory(self._config.device)
         except Exception:
             logger.exception("Camera %s could not be created", self._name)
             return None

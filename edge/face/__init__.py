@@ -1,0 +1,1 @@
+"""Face path stages: detection, landmarks (head pose, mouth), quality gate, ephemeral tracking."""
