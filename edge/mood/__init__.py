@@ -1,0 +1,1 @@
+"""The mood engine: fusion, smoothing, CX states, interactions (peak-end) and alerts."""
