@@ -5,18 +5,10 @@ import time
 from edge.events.base import Payload
 from edge.events.ids import coarse_utc, new_event_id, new_random_id
 from edge.events.mood_payloads import (
-    Acknowledgement,
-    AlertPayload,
     CategoryProbabilities,
-    EndState,
-    InteractionEnd,
-    InteractionStart,
     ModalityUse,
-    Moment,
     MoodPayload,
-    PeakEndSummary,
 )
-from edge.events.state_payloads import ConsentPayload
 
 
 def _stamp() -> dict[str, str]:
@@ -47,46 +39,38 @@ def mood(interaction_id: str | None = None, t_rel_s: float = 1.0) -> MoodPayload
 
 
 def event_payloads() -> list[Payload]:
-    """One of each event/state type the pipeline will produce."""
-    interaction = new_random_id()
-    summary = PeakEndSummary(
-        peak_negative=Moment(t_rel_s=12.0, state="frustrated", intensity=0.8, valence=-0.7),
-        peak_positive=None,
-        end=EndState(state="calm", valence=0.1, arousal=-0.2),
-        mean_valence=-0.2,
-        trajectory="improving",
-    )
-    return [
-        mood(interaction),
-        InteractionStart(**_stamp(), interaction_id=interaction, consent_mode="opt_in"),
-        InteractionEnd(
-            **_stamp(),
-            interaction_id=interaction,
-            consent_mode="opt_in",
-            duration_s=42.0,
-            end_reason="left",
-            summary=summary,
-        ),
-        AlertPayload(
-            **_stamp(),
-            alert_id=new_random_id(),
-            interaction_id=interaction,
-            phase="update",
-            rule="negative_sustained",
-            state="frustrated",
-            duration_s=20.0,
-            intensity=0.8,
-            threshold=0.65,
-            message="customer frustrated for 20 s",
-            acknowledged=Acknowledgement(time=coarse_utc(time.time()), via="tablet"),
-            end_reason=None,
-        ),
-        ConsentPayload(
-            **_stamp(),
-            state="active",
-            mode="opt_in",
-            interaction_id=interaction,
-            reason="interaction_started",
-            source="kiosk",
-        ),
-    ]
+    """Every event/state payload type, produced by the real stages and the privacy builder."""
+    from edge.consent.gate import ConsentGate
+    from edge.mood.alerts import AlertEngine, AlertRule
+    from edge.mood.baseline import BaselineSketch
+    from edge.mood.fusion import FusionWeights, fuse
+    from edge.mood.interaction import InteractionRecorder
+    from edge.mood.smoothing import MoodSmoother, SmoothingConfig
+    from edge.mood.states import StateThresholds
+    from edge.privacy import anonymize
+    from tests.test_mood_engine import scores
+
+    wall = time.time()
+    gate, recorder = ConsentGate(), InteractionRecorder(sample_period_s=0.5)
+    smoother = MoodSmoother(SmoothingConfig(tau_s=1, warmup_s=1, hold_s=1), StateThresholds())
+    alerts = AlertEngine(AlertRule(hold_s=2, update_every_s=2), BaselineSketch())
+    payloads: list[Payload] = [anonymize.consent_payload(gate.start(0.0), wall)]
+    gate.grant("kiosk", 0.0)
+    started = gate.person_present(0.0)
+    assert started is not None and started.interaction_id is not None
+    interaction = started.interaction_id
+    payloads += [anonymize.consent_payload(started, wall)]
+    payloads += [anonymize.interaction_start_payload(started, wall)]
+    recorder.start(0.0)
+    for step, label in enumerate(["angry"] * 30 + ["happy"] * 20):
+        now = 0.5 * step
+        mood = smoother.process(fuse(scores(label, 0.8), scores(label), FusionWeights()), now)
+        assert mood is not None
+        recorder.add(mood)
+        payloads.append(anonymize.mood_payload(mood, interaction, now, wall))
+        event = alerts.process(mood)
+        if event is not None:
+            payloads.append(anonymize.alert_payload(event, interaction, wall))
+    summary = recorder.summary(25.0)
+    payloads.append(anonymize.interaction_end_payload(interaction, "opt_in", "left", summary, wall))
+    return payloads

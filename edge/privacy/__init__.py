@@ -1,0 +1,1 @@
+"""Privacy: the only place where outgoing records are built."""
