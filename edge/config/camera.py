@@ -56,10 +56,10 @@ class FaceConfig(StrictModel):
         description="Shorter side of the face box below this: too_small.",
     )
     blur_min_laplacian_var: float = Field(
-        default=40.0,
+        default=50.0,
         ge=0.0,
-        # Measured at 64 px: sharp FER2013 faces >= 89 (5th percentile), CREMA-D video ~680;
-        # a Gaussian blur of sigma 3% of the face width brings both to 20-27.
+        # Measured at 64 px: sharp FER2013 faces >= 60 (all of 140) and ~250 median, CREMA-D
+        # video ~680; a Gaussian blur of sigma 4% of the face width leaves 5% above 50.
         description="Variance of the Laplacian of the gray face crop (resized to 64x64 px) "
         "below this: blurred.",
     )
