@@ -1,0 +1,1 @@
+"""Voice perception: speech detection (and, beside it, features and the emotion model)."""
