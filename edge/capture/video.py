@@ -100,6 +100,8 @@ class CameraSource:
                 self._cond.wait_for(
                     lambda: self._slot is not None or self._stop.is_set(), timeout_s
                 )
+            if self._stop.is_set():
+                return None
             frame, self._slot = self._slot, None
             if frame is not None:
                 self._rate.tick(self._clock_ns())
@@ -123,6 +125,7 @@ class CameraSource:
         self._stop.set()
         with self._cond:
             self._state = "stopped"
+            self._slot = None  # no frame outlives the source
             self._cond.notify_all()
         self._thread.join(timeout_s)
 
@@ -187,6 +190,8 @@ class CameraSource:
 
     def _publish(self, image: ImageArray, now_ns: int) -> None:
         with self._cond:
+            if self._stop.is_set():
+                return
             if self._slot is not None:
                 self._dropped += 1
             self._slot = VideoFrame(image=image, ts_mono_ns=now_ns, index=self._index)
