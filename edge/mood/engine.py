@@ -1,0 +1,182 @@
+"""The mood engine: consent-aware orchestration of fusion, smoothing, interactions and alerts.
+
+Pure: time comes in as arguments and results go out as values; the runner publishes them.
+Consent transitions go through the engine (not straight to the gate) so that an ending
+interaction's peak-end summary and open alert are produced before its buffers are cleared.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from edge.consent.gate import ConsentChange, ConsentGate, Source
+from edge.mood.alerts import AlertEngine, AlertEvent, AlertRule
+from edge.mood.baseline import BaselineSketch
+from edge.mood.customer import CustomerSelector
+from edge.mood.fusion import FusionWeights, fuse
+from edge.mood.interaction import InteractionRecorder, PeakEnd
+from edge.mood.smoothing import MoodSmoother, SmoothedMood, SmoothingConfig
+from edge.mood.states import StateThresholds, negative_intensity
+from edge.types import FaceReading, VoiceReading
+
+EndReason = Literal["withdrawn", "timeout", "left", "ended"]
+_END_REASONS: dict[str, EndReason] = {r: r for r in ("withdrawn", "timeout", "left", "ended")}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Rates and timeouts in seconds, plus the stages' own settings."""
+
+    mood_period_s: float = 1.0
+    leave_after_s: float = 5.0
+    baseline_period_s: float = 1.0
+    fusion: FusionWeights = field(default_factory=FusionWeights)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    thresholds: StateThresholds = field(default_factory=StateThresholds)
+    alert: AlertRule = field(default_factory=AlertRule)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentUpdate:
+    """The consent state changed (retained `consent` topic and the ledger)."""
+
+    change: ConsentChange
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionStarted:
+    """An interaction began; `change.interaction_id` is its new random id."""
+
+    change: ConsentChange
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionEnded:
+    """An interaction ended, with its peak-end summary."""
+
+    interaction_id: str
+    reason: EndReason
+    summary: PeakEnd
+
+
+@dataclass(frozen=True, slots=True)
+class MoodUpdate:
+    """A periodic smoothed mood of the active interaction."""
+
+    mood: SmoothedMood
+    interaction_id: str
+    t_rel_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class AlertUpdate:
+    """One step of an alert's lifecycle."""
+
+    event: AlertEvent
+    interaction_id: str
+
+
+Output = ConsentUpdate | InteractionStarted | InteractionEnded | MoodUpdate | AlertUpdate
+
+
+class MoodEngine:
+    """One kiosk's engine; the gate decides what may be processed at all."""
+
+    def __init__(self, gate: ConsentGate, config: EngineConfig, baseline: BaselineSketch) -> None:
+        self.gate, self.config, self.baseline = gate, config, baseline
+        self._smoother = MoodSmoother(config.smoothing, config.thresholds)
+        self._customer = CustomerSelector()
+        self._recorder = InteractionRecorder()
+        self._alerts = AlertEngine(config.alert, baseline)
+        gate.register(self._smoother)
+        gate.register(self._customer)
+        self._started_s = self._last_seen_s = self._last_mood_s = self._last_baseline_s = 0.0
+
+    # --- consent transitions (from the kiosk screen, staff, or MQTT commands) -------------
+
+    def grant(self, source: Source, now_mono_s: float) -> list[Output]:
+        """A customer consented for one interaction."""
+        return self._apply(lambda: self.gate.grant(source, now_mono_s), now_mono_s)
+
+    def withdraw(self, source: Source, now_mono_s: float) -> list[Output]:
+        """Consent withdrawn: the interaction ends now and its buffers are cleared."""
+        return self._apply(lambda: self.gate.withdraw(source, now_mono_s), now_mono_s)
+
+    def staff_pause(self, source: Source, now_mono_s: float) -> list[Output]:
+        """Staff present: all scoring stops; an active interaction ends."""
+        return self._apply(lambda: self.gate.staff_pause(source, now_mono_s), now_mono_s)
+
+    def staff_resume(self, source: Source, now_mono_s: float) -> list[Output]:
+        """Staff gone: wait for consent again."""
+        return self._apply(lambda: self.gate.staff_resume(source, now_mono_s), now_mono_s)
+
+    def acknowledge(self, alert_id: str, via: Literal["tablet", "mqtt"], wall_s: float) -> bool:
+        """Staff acknowledged an alert; shows in its next update."""
+        return self._alerts.acknowledge(alert_id, via, wall_s)
+
+    # --- perception results ---------------------------------------------------------------
+
+    def step(
+        self, now_mono_s: float, faces: list[FaceReading], voices: list[VoiceReading]
+    ) -> list[Output]:
+        """Advance by one tick with this tick's readings (already consent-gated)."""
+        out = self._apply(lambda: self.gate.tick(now_mono_s), now_mono_s)
+        if self.gate.state == "granted" and faces:
+            out += self._apply(lambda: self.gate.person_present(now_mono_s), now_mono_s)
+        if self.gate.state != "active" or self.gate.interaction_id is None:
+            return out
+        customer = self._customer.choose(faces)
+        if customer is not None:
+            self._last_seen_s = now_mono_s
+        elif now_mono_s - self._last_seen_s > self.config.leave_after_s:
+            return out + self._apply(lambda: self.gate.end("left", now_mono_s), now_mono_s)
+        return out + self._score(now_mono_s, customer, voices, self.gate.interaction_id)
+
+    def _score(
+        self,
+        now: float,
+        customer: FaceReading | None,
+        voices: list[VoiceReading],
+        interaction_id: str,
+    ) -> list[Output]:
+        spoken = [v.scores for v in voices if v.speech and v.scores is not None]
+        voice = spoken[-1] if spoken and self._customer.voice_is_customers() else None
+        face = customer.scores if customer is not None else None
+        mood = self._smoother.process(fuse(voice, face, self.config.fusion), now)
+        if mood is None:
+            return []
+        self._recorder.add(mood)
+        out: list[Output] = []
+        alert = self._alerts.process(mood)
+        if alert is not None:
+            out.append(AlertUpdate(alert, interaction_id))
+        if now - self._last_mood_s >= self.config.mood_period_s:
+            self._last_mood_s = now
+            out.append(MoodUpdate(mood, interaction_id, now - self._started_s))
+        if mood.state != "unknown" and now - self._last_baseline_s >= self.config.baseline_period_s:
+            self._last_baseline_s = now
+            self.baseline.add(negative_intensity(mood.valence))
+        return out
+
+    def _apply(self, transition: Callable[[], ConsentChange | None], now: float) -> list[Output]:
+        ending_id = self.gate.interaction_id if self.gate.state == "active" else None
+        summary = self._recorder.summary(now) if ending_id else None
+        change = transition()
+        if change is None:
+            return []
+        out: list[Output] = [ConsentUpdate(change)]
+        if change.reason == "interaction_started":
+            self._recorder.start(now)
+            self._alerts.reset()
+            self._started_s = self._last_seen_s = now
+            self._last_mood_s = now - self.config.mood_period_s
+            out.append(InteractionStarted(change))
+        elif ending_id is not None and summary is not None and change.state != "active":
+            alert_end = self._alerts.end_interaction(now)
+            if alert_end is not None:
+                out.append(AlertUpdate(alert_end, ending_id))
+            reason = _END_REASONS.get(change.reason, "ended")  # a staff pause ends it too
+            out.append(InteractionEnded(ending_id, reason, summary))
+            self._recorder.reset()
+            self._alerts.reset()
+        return out
