@@ -1,0 +1,1 @@
+"""The running pipeline: perception paths, engine and publishing, live or from recordings."""

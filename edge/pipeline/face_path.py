@@ -1,0 +1,55 @@
+"""Face perception for one frame: detect, track, measure geometry, gate quality, score.
+
+Landmarks (head pose, mouth opening) and expression run only on tracked faces, and
+expression only on faces that pass the quality gate; the rest become `unknown` readings
+with their reason, so staff and analytics see why nothing was scored.
+"""
+
+from edge.face.detector import FaceDetector
+from edge.face.expression import FaceExpressionModel
+from edge.face.landmarks import FaceLandmarker
+from edge.face.quality import QualityGate
+from edge.face.tracker import FaceTracker
+from edge.types import FaceReading, VideoFrame
+
+
+class FacePath:
+    """Frame in, one `FaceReading` per tracked face out."""
+
+    def __init__(
+        self,
+        detector: FaceDetector,
+        tracker: FaceTracker,
+        quality: QualityGate,
+        expression: FaceExpressionModel,
+        landmarker: FaceLandmarker | None = None,
+    ) -> None:
+        self._detector, self._tracker, self._quality = detector, tracker, quality
+        self._expression, self._landmarker = expression, landmarker
+
+    def process(self, frame: VideoFrame) -> list[FaceReading]:
+        """Readings for every face tracked in `frame`."""
+        readings = []
+        for tracked in self._tracker.process(self._detector.process(frame)):
+            box = tracked.box
+            geometry = self._landmarker.process(frame, box) if self._landmarker else None
+            verdict = self._quality.process(frame, box, geometry)
+            scores = self._expression.process(frame, box) if verdict.passed else None
+            readings.append(
+                FaceReading(
+                    ts_mono_ns=frame.ts_mono_ns,
+                    track_id=tracked.track_id,
+                    box=box,
+                    scores=scores,
+                    unknown_reason=verdict.reason,
+                    mouth_open=geometry.mouth_open if geometry else None,
+                )
+            )
+        return readings
+
+    def reset(self) -> None:
+        """Forget every track (consent ended): new faces get new random ids.
+
+        The quality gate keeps its counters: they describe the site, not a person.
+        """
+        self._tracker.reset()
