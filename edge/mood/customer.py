@@ -43,10 +43,12 @@ class CustomerSelector:
         return next((f for f in faces if f.track_id == self.track_id), None)
 
     def voice_is_customers(self) -> bool:
-        """True when speech may be attributed to the customer."""
-        if self.track_id is None:
-            return False
-        if not self.others_present:
+        """True when speech may be attributed to the customer.
+
+        With no face tracked at all (voice-only kiosk) the speaker is taken to be the
+        consenting customer; with the customer and others in view, only a moving mouth counts.
+        """
+        if self.track_id is None or not self.others_present:
             return True
         speaking = {
             track

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from edge.consent.gate import ConsentChange, ConsentGate, Source
+from edge.consent.gate import ConsentChange, ConsentGate, ConsentMode, Source
 from edge.mood.alerts import AlertEngine, AlertEvent, AlertRule
 from edge.mood.baseline import BaselineSketch
 from edge.mood.customer import CustomerSelector
@@ -57,6 +57,7 @@ class InteractionEnded:
     interaction_id: str
     reason: EndReason
     summary: PeakEnd
+    consent_mode: ConsentMode
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,10 @@ class MoodEngine:
         """Staff gone: wait for consent again."""
         return self._apply(lambda: self.gate.staff_resume(source, now_mono_s), now_mono_s)
 
+    def finish(self, now_mono_s: float) -> list[Output]:
+        """The recording or service ends: close the interaction, if any."""
+        return self._apply(lambda: self.gate.end("ended", now_mono_s), now_mono_s)
+
     def acknowledge(self, alert_id: str, via: Literal["tablet", "mqtt"], wall_s: float) -> bool:
         """Staff acknowledged an alert; shows in its next update."""
         return self._alerts.acknowledge(alert_id, via, wall_s)
@@ -121,12 +126,14 @@ class MoodEngine:
     ) -> list[Output]:
         """Advance by one tick with this tick's readings (already consent-gated)."""
         out = self._apply(lambda: self.gate.tick(now_mono_s), now_mono_s)
-        if self.gate.state == "granted" and faces:
+        speech = any(v.speech for v in voices)
+        if self.gate.state == "granted" and (faces or speech):
             out += self._apply(lambda: self.gate.person_present(now_mono_s), now_mono_s)
         if self.gate.state != "active" or self.gate.interaction_id is None:
             return out
         customer = self._customer.choose(faces)
-        if customer is not None:
+        # Without any face (voice-only kiosk, camera covered) hearing speech means presence.
+        if customer is not None or (speech and self._customer.track_id is None):
             self._last_seen_s = now_mono_s
         elif now_mono_s - self._last_seen_s > self.config.leave_after_s:
             return out + self._apply(lambda: self.gate.end("left", now_mono_s), now_mono_s)
@@ -176,7 +183,7 @@ class MoodEngine:
             if alert_end is not None:
                 out.append(AlertUpdate(alert_end, ending_id))
             reason = _END_REASONS.get(change.reason, "ended")  # a staff pause ends it too
-            out.append(InteractionEnded(ending_id, reason, summary))
+            out.append(InteractionEnded(ending_id, reason, summary, change.mode))
             self._recorder.reset()
             self._alerts.reset()
         return out
