@@ -1,6 +1,7 @@
 """Per-frame cost of the face front end: detection + quality gate (+ landmarks) on 640x480.
 
-Usage: python bench/face_detect.py [--frames N] [--source crema|fer] [--landmarks] [--json]
+Usage: python bench/face_detect.py [--frames N] [--source crema|fer] [--backend mediapipe|tflite]
+                                   [--landmarks] [--json]
 
 Frames hold one real face: a CREMA-D video frame (480x360, pasted onto a 640x480 canvas) or
 a FER2013 test face upscaled to 240 px. Each stage is timed per frame with perf_counter after
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.capture.video_file import VideoFileSource
 from edge.config.camera import FaceConfig
-from edge.face.detector import FaceDetector
+from edge.face.detector import create_detector
 from edge.face.landmarks import FaceLandmarker
 from edge.face.quality import QualityGate
 from edge.types import ImageArray, VideoFrame
@@ -66,10 +67,10 @@ def stats_ms(samples_s: list[float]) -> dict[str, float]:
     return {"median_ms": statistics.median(ordered) * 1e3, "p95_ms": p95 * 1e3}
 
 
-def run(images: list[ImageArray], frames: int, landmarks: bool) -> dict[str, object]:
+def run(images: list[ImageArray], frames: int, backend: str, landmarks: bool) -> dict[str, object]:
     """Time detection, quality (and landmarks) over `frames` frames cycling through `images`."""
-    config = FaceConfig()
-    detector, gate = FaceDetector(config), QualityGate(config)
+    config = FaceConfig(detector_backend=backend)
+    detector, gate = create_detector(config), QualityGate(config)
     landmarker = FaceLandmarker() if landmarks else None
     timings: dict[str, list[float]] = {"detect": [], "quality": [], "landmarks": [], "total": []}
     found = 0
@@ -109,12 +110,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--source", choices=("crema", "fer"), default="crema")
+    parser.add_argument("--backend", choices=("mediapipe", "tflite"), default="mediapipe")
     parser.add_argument("--landmarks", action="store_true", help="also run Face Mesh")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     images = crema_frames() if args.source == "crema" else fer_frames()
-    result = run(images, args.frames, args.landmarks)
-    result |= {"source": args.source, "machine": platform.machine(), "python": sys.version[:6]}
+    result = run(images, args.frames, args.backend, args.landmarks)
+    result |= {
+        "source": args.source,
+        "backend": args.backend,
+        "machine": platform.machine(),
+        "python": sys.version[:6],
+    }
     if args.json:
         print(json.dumps(result))
         return

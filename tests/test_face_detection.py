@@ -1,7 +1,6 @@
 """Face detection, landmarks and the quality gate on real faces (FER2013 crops, CREMA-D video)."""
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from unittest.mock import patch
 
@@ -12,7 +11,13 @@ from pydantic import ValidationError
 
 from edge.capture.video_file import VideoFileSource
 from edge.config.camera import CameraConfig, FaceConfig
-from edge.face.detector import DetectorUnavailable, FaceDetector
+from edge.face.blazeface import BlazeFaceTflite
+from edge.face.detector import (
+    DetectorUnavailable,
+    FaceDetectionStage,
+    FaceDetector,
+    create_detector,
+)
 from edge.face.landmarks import FaceGeometry, FaceLandmarker
 from edge.face.quality import QualityGate
 from edge.face.tracker import iou
@@ -22,12 +27,10 @@ from tests.face_clips import FRAME_H, FRAME_W, Placement, as_frame, compose, cre
 CONFIG = FaceConfig()
 
 
-@pytest.fixture(scope="module")
-def detector() -> Iterator[FaceDetector]:
-    """One detector for the module (loading the graph costs ~0.3 s)."""
-    instance = FaceDetector(CONFIG)
-    yield instance
-    instance.close()
+@pytest.fixture(scope="module", params=["mediapipe", "tflite"])
+def detector(request: pytest.FixtureRequest) -> FaceDetectionStage:
+    """Each backend once per module (MediaPipe Tasks graph, or the model on ai-edge-litert)."""
+    return create_detector(FaceConfig(detector_backend=request.param))
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def _placement(image: Path, i: int, size: int = 240) -> Placement:
     return Placement(image, x, y, size)
 
 
-def test_detector_finds_composed_fer_faces(detector: FaceDetector) -> None:
+def test_detector_finds_composed_fer_faces(detector: FaceDetectionStage) -> None:
     """Real faces at kiosk size must be found, at the right place, in most frames."""
     placements = [_placement(img, i) for i, img in enumerate(fer_sample(100))]
     found = 0
@@ -67,7 +70,7 @@ def test_detector_finds_composed_fer_faces(detector: FaceDetector) -> None:
 
 
 def test_detector_finds_the_face_in_every_crema_d_frame(
-    detector: FaceDetector, crema_frames: list[VideoFrame]
+    detector: FaceDetectionStage, crema_frames: list[VideoFrame]
 ) -> None:
     """A real video of a face at kiosk distance must give one face per frame."""
     counts = [len(detector.process(f)) for f in crema_frames]
@@ -75,7 +78,7 @@ def test_detector_finds_the_face_in_every_crema_d_frame(
     assert counts == [1] * len(crema_frames)
 
 
-def test_no_false_faces_on_blank_or_noise_frames(detector: FaceDetector) -> None:
+def test_no_false_faces_on_blank_or_noise_frames(detector: FaceDetectionStage) -> None:
     """An empty scene must never produce a face (it would start an interaction)."""
     rng = np.random.default_rng(7)
     frames = [np.full((FRAME_H, FRAME_W, 3), level, np.uint8) for level in range(0, 256, 32)]
@@ -85,7 +88,16 @@ def test_no_false_faces_on_blank_or_noise_frames(detector: FaceDetector) -> None
     assert [detector.process(as_frame(f, i)) for i, f in enumerate(frames)] == [[]] * len(frames)
 
 
-def test_boxes_stay_inside_the_frame(detector: FaceDetector) -> None:
+def test_both_backends_find_the_same_boxes(crema_frames: list[VideoFrame]) -> None:
+    """Switching the runtime must not change what the rest of the pipeline sees."""
+    tasks = create_detector(FaceConfig(detector_backend="mediapipe"))
+    tflite = create_detector(FaceConfig(detector_backend="tflite"))
+    for frame in crema_frames[::5]:
+        (a,), (b,) = tasks.process(frame), tflite.process(frame)
+        assert iou(a, b) >= 0.9 and abs(a.score - b.score) < 0.05
+
+
+def test_boxes_stay_inside_the_frame(detector: FaceDetectionStage) -> None:
     """A face cut by the frame edge must give a box that can be cropped safely."""
     image = fer_sample(1)[0]
     frame = compose([Placement(image, FRAME_W - 220, FRAME_H - 220, 220)])
@@ -101,12 +113,15 @@ def test_missing_mediapipe_or_model_fails_with_a_clear_message(tmp_path: Path) -
     with patch.dict(sys.modules, {"mediapipe.tasks.python": None}):
         with pytest.raises(DetectorUnavailable, match="pip install mediapipe"):
             FaceDetector(CONFIG)
+        # The TFLite backend runs the same model without MediaPipe at all.
+        tflite = create_detector(FaceConfig(detector_backend="tflite"))
+        assert isinstance(tflite, BlazeFaceTflite)
     with pytest.raises(DetectorUnavailable, match="not found"):
         FaceDetector(CONFIG, tmp_path / "absent.tflite")
 
 
 def test_quality_gate_passes_sharp_well_lit_faces(
-    detector: FaceDetector, crema_frames: list[VideoFrame]
+    detector: FaceDetectionStage, crema_frames: list[VideoFrame]
 ) -> None:
     """Good faces must be scored; a gate that refuses them silently starves the model."""
     gate = QualityGate(CONFIG)
@@ -127,7 +142,7 @@ def test_quality_gate_refuses_a_tiny_face() -> None:
     assert verdict.reason == "too_small"
 
 
-def test_quality_gate_refuses_blurred_faces(detector: FaceDetector) -> None:
+def test_quality_gate_refuses_blurred_faces(detector: FaceDetectionStage) -> None:
     """Motion or focus blur wipes out expression detail: report unknown, do not guess."""
     gate = QualityGate(CONFIG)
     for i, image in enumerate(fer_sample(14)):
@@ -153,7 +168,7 @@ def test_quality_gate_refuses_dark_and_bright_faces() -> None:
 
 
 def test_landmarks_give_frontal_pose_and_mirror_yaw(
-    detector: FaceDetector, landmarker: FaceLandmarker, crema_frames: list[VideoFrame]
+    detector: FaceDetectionStage, landmarker: FaceLandmarker, crema_frames: list[VideoFrame]
 ) -> None:
     """Head pose must read near zero for a frontal face and flip sign when mirrored."""
     frame = crema_frames[10]

@@ -3,9 +3,11 @@
 Sub-models of the root config; each stage receives only its own section.
 """
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
-from edge.config.model import StrictModel
+from edge.config.base import StrictModel
 
 
 class CameraConfig(StrictModel):
@@ -42,6 +44,12 @@ class CameraConfig(StrictModel):
 class FaceConfig(StrictModel):
     """Face detection, the quality gate before scoring, and the ephemeral tracker."""
 
+    detector_backend: Literal["mediapipe", "tflite"] = Field(
+        default="mediapipe",
+        description="Same BlazeFace model either way: 'mediapipe' runs it in MediaPipe Tasks; "
+        "'tflite' runs it on ai-edge-litert with our own decoding (measured: ~65 MB less RSS, "
+        "~30% less CPU per frame, same boxes).",
+    )
     min_detection_confidence: float = Field(
         default=0.7,
         ge=0.0,

@@ -3,17 +3,19 @@
 The model file comes from `models/` (Apache-2.0, see models/THIRD_PARTY_NOTICE.md); nothing is
 downloaded. IMAGE running mode keeps the stage stateless, so a replay may restart at any frame.
 BlazeFace short-range is made for faces within about 2 m of the camera: kiosk distance.
+CLAHE on the detector input was measured on backlit composites and did not raise recall (it
+lowered it on evenly lit frames), so the detector sees the frame as captured.
 """
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
 from edge.config.camera import FaceConfig
-from edge.types import FaceBox, ImageArray, VideoFrame
+from edge.types import FaceBox, VideoFrame
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,30 @@ DEFAULT_DETECTOR_MODEL = MODELS_DIR / "face_detection_short_range.tflite"
 
 class DetectorUnavailable(RuntimeError):
     """MediaPipe is missing or could not load the detector model."""
+
+
+class FaceDetectionStage(Protocol):
+    """What the pipeline needs from a face detector, whichever runtime runs the model."""
+
+    def process(self, frame: VideoFrame) -> list[FaceBox]:
+        """Faces in `frame`, in pixels, best first."""
+        ...
+
+    def reset(self) -> None:
+        """Forget any state between frames."""
+        ...
+
+
+def create_detector(
+    config: FaceConfig, model_path: Path = DEFAULT_DETECTOR_MODEL
+) -> FaceDetectionStage:
+    """The detector `config.detector_backend` names, on the BlazeFace short-range model."""
+    if config.detector_backend == "tflite":
+        # Imported here: the TFLite backend must not pull MediaPipe in, and vice versa.
+        from edge.face.blazeface import BlazeFaceTflite
+
+        return BlazeFaceTflite(config, model_path)
+    return FaceDetector(config, model_path)
 
 
 def _create_task(model_path: Path, min_confidence: float) -> Any:
@@ -46,35 +72,19 @@ def _create_task(model_path: Path, min_confidence: float) -> Any:
         raise DetectorUnavailable(f"{model_path}: MediaPipe could not load it ({exc})") from exc
 
 
-def normalise_light(image: ImageArray, clip_limit: float = 2.0) -> ImageArray:
-    """Contrast-limited histogram equalisation of luminance (helps backlit, dim faces)."""
-    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
-    clahe = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(8, 8))
-    lab[:, :, 0] = clahe.apply(lab[:, :, 0])
-    return np.asarray(cv2.cvtColor(lab, cv2.COLOR_LAB2BGR), dtype=np.uint8)
-
-
 class FaceDetector:
     """Frame in, face boxes (pixels, clipped to the frame, best first) out."""
 
-    def __init__(
-        self,
-        config: FaceConfig,
-        model_path: Path = DEFAULT_DETECTOR_MODEL,
-        *,
-        equalise: bool = False,
-    ) -> None:
-        """Load the model; `equalise` applies `normalise_light` to the detector input only."""
+    def __init__(self, config: FaceConfig, model_path: Path = DEFAULT_DETECTOR_MODEL) -> None:
+        """Load the model into a MediaPipe Tasks graph (IMAGE mode)."""
         self._task = _create_task(model_path, config.min_detection_confidence)
-        self._equalise = equalise
         logger.info("Face detector loaded from %s", model_path.name)
 
     def process(self, frame: VideoFrame) -> list[FaceBox]:
         """Faces found in `frame` (BGR), highest score first."""
         import mediapipe as mp
 
-        image = normalise_light(frame.image) if self._equalise else frame.image
-        rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        rgb = np.ascontiguousarray(cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB))
         result = self._task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
         height, width = frame.image.shape[:2]
         boxes = [_to_box(d, width, height) for d in result.detections]
