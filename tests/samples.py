@@ -40,13 +40,13 @@ def mood(interaction_id: str | None = None, t_rel_s: float = 1.0) -> MoodPayload
 
 def event_payloads() -> list[Payload]:
     """Every event/state payload type, produced by the real stages and the privacy builder."""
+    from edge.config.mood import AlertRule, FusionWeights, SmoothingConfig, StateThresholds
     from edge.consent.gate import ConsentGate
-    from edge.mood.alerts import AlertEngine, AlertRule
+    from edge.mood.alerts import AlertEngine
     from edge.mood.baseline import BaselineSketch
-    from edge.mood.fusion import FusionWeights, fuse
+    from edge.mood.fusion import fuse
     from edge.mood.interaction import InteractionRecorder
-    from edge.mood.smoothing import MoodSmoother, SmoothingConfig
-    from edge.mood.states import StateThresholds
+    from edge.mood.smoothing import MoodSmoother
     from edge.privacy import anonymize
     from tests.test_mood_engine import scores
 

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from edge.config.mood import AlertRule, FusionWeights, SmoothingConfig, StateThresholds
 from edge.labels import valence_arousal
-from edge.mood.alerts import AlertEngine, AlertRule
+from edge.mood.alerts import AlertEngine
 from edge.mood.baseline import BaselineSketch
-from edge.mood.fusion import FusionWeights, fuse
+from edge.mood.fusion import fuse
 from edge.mood.interaction import InteractionRecorder
-from edge.mood.smoothing import MoodSmoother, SmoothedMood, SmoothingConfig
-from edge.mood.states import StateThresholds
+from edge.mood.smoothing import MoodSmoother, SmoothedMood
 from edge.types import EmotionScores
 
 
@@ -48,7 +48,7 @@ def test_an_absent_modality_drops_out_of_the_fusion() -> None:
 
 def test_the_more_confident_modality_weighs_more() -> None:
     """A blurry face should not outvote clear speech."""
-    fused = fuse(scores("angry", 0.9), scores("happy", 0.1), FusionWeights(0.5, 0.5))
+    fused = fuse(scores("angry", 0.9), scores("happy", 0.1), FusionWeights(voice=0.5, face=0.5))
     assert fused is not None and fused.voice_weight == pytest.approx(0.9)
     assert fused.scores.valence < 0
 

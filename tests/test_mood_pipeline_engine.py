@@ -1,18 +1,16 @@
 """The engine end to end on scripted readings: consent, scoring, peak-end, alerts."""
 
+from edge.config.mood import AlertRule, EngineConfig, SmoothingConfig
 from edge.consent.gate import ConsentGate
-from edge.mood.alerts import AlertRule
 from edge.mood.baseline import BaselineSketch
 from edge.mood.engine import (
     AlertUpdate,
-    EngineConfig,
     InteractionEnded,
     InteractionStarted,
     MoodEngine,
     MoodUpdate,
     Output,
 )
-from edge.mood.smoothing import SmoothingConfig
 from edge.types import FaceBox, FaceReading, VoiceReading
 from tests.test_mood_engine import scores
 

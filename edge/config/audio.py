@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge.config.model import StrictModel
+from edge.config.base import StrictModel
 
 
 class AudioConfig(StrictModel):

@@ -5,40 +5,22 @@ see `edge.config.secrets`.
 """
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from edge.config.audio import AudioConfig, VadConfig
+from edge.config.base import StrictModel
+from edge.config.camera import CameraConfig, FaceConfig
 from edge.config.ids import TopicId
+from edge.config.mood import EngineConfig
 
-# Keys that look like inline secrets: refused with a pointer to the file-based way.
-_SECRET_KEYS = frozenset(
-    {"password", "passwd", "secret", "token", "key", "private_key", "client_key", "command_key"}
-)
-
-
-class StrictModel(BaseModel):
-    """Base for every config section: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_inline_secrets(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key in data:
-                if isinstance(key, str) and key.lower() in _SECRET_KEYS:
-                    raise ValueError(
-                        f"'{key}' looks like a secret; secrets are never read from the YAML "
-                        f"file: store it in a file and set '{key}_file' to its path, or pass "
-                        "it as a systemd credential (see docs/configuration.md)"
-                    )
-        return data
+__all__ = ["EdgeConfig", "StrictModel"]
 
 
 class TlsConfig(StrictModel):
@@ -164,6 +146,26 @@ class ModelsConfig(StrictModel):
     )
 
 
+class ConsentConfig(StrictModel):
+    """Consent handling. `notice` relies on posted notices instead of per-person opt-in: that
+    is the operator's legal decision, so it is off by default (see docs/privacy.md)."""
+
+    mode: Literal["opt_in", "notice"] = Field(default="opt_in")
+    grant_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="A consent nobody uses expires after this."
+    )
+    max_interaction_s: float = Field(
+        default=900.0, gt=0, le=14_400, description="An interaction ends after this at most."
+    )
+
+
+class InputsConfig(StrictModel):
+    """Which live devices to use; a missing one is reported and the service keeps running."""
+
+    camera: bool = True
+    microphone: bool = True
+
+
 class LoggingConfig(StrictModel):
     """Log output (journald picks up stderr under systemd)."""
 
@@ -195,6 +197,13 @@ class EdgeConfig(BaseSettings):
     commands: CommandsConfig = Field(default_factory=CommandsConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
+    inputs: InputsConfig = Field(default_factory=InputsConfig)
+    camera: CameraConfig = Field(default_factory=CameraConfig)
+    face: FaceConfig = Field(default_factory=FaceConfig)
+    audio: AudioConfig = Field(default_factory=AudioConfig)
+    vad: VadConfig = Field(default_factory=VadConfig)
+    consent: ConsentConfig = Field(default_factory=ConsentConfig)
+    mood: EngineConfig = Field(default_factory=EngineConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @classmethod

@@ -11,25 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from edge.config.mood import AlertRule
 from edge.events.base import MoodState
 from edge.events.ids import new_random_id
 from edge.mood.baseline import BaselineSketch
 from edge.mood.smoothing import SmoothedMood
 from edge.mood.states import negative_intensity
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRule:
-    """Thresholds and times (seconds) of the one alert rule."""
-
-    name: str = "negative_sustained"
-    quantile: float = 0.9
-    floor: float = 0.3
-    hold_s: float = 10.0
-    clear_margin: float = 0.05
-    clear_s: float = 5.0
-    update_every_s: float = 10.0
-    cooldown_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

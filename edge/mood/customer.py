@@ -7,18 +7,9 @@ must never be scored through the microphone either.
 """
 
 from collections import deque
-from dataclasses import dataclass
 
+from edge.config.mood import AttributionConfig
 from edge.types import FaceReading
-
-
-@dataclass(frozen=True, slots=True)
-class AttributionConfig:
-    """Mouth-opening thresholds (fraction of face height) and memory."""
-
-    speaking_mouth_open: float = 0.04
-    """Mean opening over recent frames above which a face counts as speaking."""
-    history_frames: int = 15
 
 
 class CustomerSelector:

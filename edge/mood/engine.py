@@ -6,34 +6,22 @@ interaction's peak-end summary and open alert are produced before its buffers ar
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
+from edge.config.mood import EngineConfig
 from edge.consent.gate import ConsentChange, ConsentGate, ConsentMode, Source
-from edge.mood.alerts import AlertEngine, AlertEvent, AlertRule
+from edge.mood.alerts import AlertEngine, AlertEvent
 from edge.mood.baseline import BaselineSketch
 from edge.mood.customer import CustomerSelector
-from edge.mood.fusion import FusionWeights, fuse
+from edge.mood.fusion import fuse
 from edge.mood.interaction import InteractionRecorder, PeakEnd
-from edge.mood.smoothing import MoodSmoother, SmoothedMood, SmoothingConfig
-from edge.mood.states import StateThresholds, negative_intensity
+from edge.mood.smoothing import MoodSmoother, SmoothedMood
+from edge.mood.states import negative_intensity
 from edge.types import FaceReading, VoiceReading
 
 EndReason = Literal["withdrawn", "timeout", "left", "ended"]
 _END_REASONS: dict[str, EndReason] = {r: r for r in ("withdrawn", "timeout", "left", "ended")}
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    """Rates and timeouts in seconds, plus the stages' own settings."""
-
-    mood_period_s: float = 1.0
-    leave_after_s: float = 5.0
-    baseline_period_s: float = 1.0
-    fusion: FusionWeights = field(default_factory=FusionWeights)
-    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
-    thresholds: StateThresholds = field(default_factory=StateThresholds)
-    alert: AlertRule = field(default_factory=AlertRule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +74,8 @@ class MoodEngine:
     def __init__(self, gate: ConsentGate, config: EngineConfig, baseline: BaselineSketch) -> None:
         self.gate, self.config, self.baseline = gate, config, baseline
         self._smoother = MoodSmoother(config.smoothing, config.thresholds)
-        self._customer = CustomerSelector()
-        self._recorder = InteractionRecorder()
+        self._customer = CustomerSelector(config.attribution)
+        self._recorder = InteractionRecorder(rule=config.trajectory)
         self._alerts = AlertEngine(config.alert, baseline)
         gate.register(self._smoother)
         gate.register(self._customer)

@@ -6,16 +6,9 @@ voice, so its prior is higher); an absent or unscored modality simply has weight
 
 from dataclasses import dataclass
 
+from edge.config.mood import FusionWeights
 from edge.labels import CATEGORIES
 from edge.types import EmotionScores
-
-
-@dataclass(frozen=True, slots=True)
-class FusionWeights:
-    """Priors per modality, before confidences."""
-
-    voice: float = 0.4
-    face: float = 0.6
 
 
 @dataclass(frozen=True, slots=True)

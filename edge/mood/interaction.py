@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+from edge.config.mood import TrajectoryRule
 from edge.events.base import MoodState
 from edge.mood.smoothing import SmoothedMood
 
@@ -38,16 +39,6 @@ class PeakEnd:
     end: MoodMoment | None
     mean_valence: float
     trajectory: Trajectory
-
-
-@dataclass(frozen=True, slots=True)
-class TrajectoryRule:
-    """Thresholds for the coarse trajectory, in valence units."""
-
-    change: float = 0.15
-    """Mean valence of the last third minus the first third beyond which it moved."""
-    spread: float = 0.35
-    """Standard deviation of valence above which a non-moving interaction is `mixed`."""
 
 
 class InteractionRecorder:

@@ -8,24 +8,11 @@ must hold for `hold_s` before it replaces the current one.
 import math
 from dataclasses import dataclass
 
+from edge.config.mood import SmoothingConfig, StateThresholds
 from edge.events.base import MoodState
 from edge.labels import CATEGORIES
 from edge.mood.fusion import FusedEstimate
-from edge.mood.states import StateThresholds, cx_state
-
-
-@dataclass(frozen=True, slots=True)
-class SmoothingConfig:
-    """Time constants in seconds."""
-
-    tau_s: float = 3.0
-    """EMA time constant: after tau_s a step change is 63 % through."""
-    warmup_s: float = 2.0
-    """No state but `unknown` until readings have come in for this long."""
-    hold_s: float = 2.0
-    """A new state must persist this long to be adopted."""
-    max_gap_s: float = 5.0
-    """Without any reading for this long the state becomes `unknown`."""
+from edge.mood.states import cx_state
 
 
 @dataclass(frozen=True, slots=True)

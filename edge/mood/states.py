@@ -10,19 +10,8 @@ The sustained part ("frustrated for 20 s") is the smoother's hysteresis and the 
 hold time, not this table.
 """
 
-from dataclasses import dataclass
-
+from edge.config.mood import StateThresholds
 from edge.events.base import MoodState
-
-
-@dataclass(frozen=True, slots=True)
-class StateThresholds:
-    """Where the CX states begin; see the module docstring."""
-
-    positive_valence: float = 0.25
-    negative_valence: float = -0.20
-    activated_arousal: float = 0.20
-    min_confidence: float = 0.30
 
 
 def cx_state(
