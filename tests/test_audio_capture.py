@@ -1,5 +1,9 @@
 """Audio capture: recordings through the live path, and a microphone that comes and goes."""
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +24,7 @@ from edge.types import AudioChunk, FloatArray
 from tests.data_paths import DATA
 
 RATE_HZ = 16000
+ALSA_CONF = Path("/usr/share/alsa/alsa.conf")
 CLIP = "speech/ravdess/Actor_01/03-01-05-02-01-01-01.flac"
 
 
@@ -253,6 +258,24 @@ def test_microphone_delivers_the_device_audio_stamped(
     assert mic.health().dropped_total == 0
 
 
+def test_stamps_follow_the_sample_count_through_callback_jitter(device: FakeDevice) -> None:
+    """Callback jitter must not jitter timestamps, while lost audio must show as a gap."""
+    start_ns = 50_000_000_000
+    now_ns = [start_ns]
+    mic = MicrophoneSource(mic_config(), stream_factory=device, clock_ns=lambda: now_ns[0])
+    wait_until(lambda: mic.health().state == "ok")
+    block = real_clip()[:1600]
+    # Blocks end every 100 ms, reported up to 12 ms late; then 400 ms of audio goes missing.
+    for arrival_ms in (100, 207, 296, 412, 900):
+        now_ns[0] = start_ns + arrival_ms * 1_000_000
+        device.streams[0].feed(block)  # no usable PortAudio timing: the block just ended
+    stamps_ms = []
+    while (chunk := mic.read(0.0)) is not None:
+        stamps_ms.append((chunk.ts_mono_ns - start_ns) / 1e6)
+    assert stamps_ms == [0, 100, 200, 300, 800]
+    mic.close()
+
+
 def test_microphone_counts_overflow_instead_of_failing(device: FakeDevice) -> None:
     """A stalled pipeline or a driver overrun loses audio, counted in health, never a crash."""
     mic = MicrophoneSource(mic_config(ring_buffer_s=0.3), stream_factory=device)
@@ -338,3 +361,95 @@ def test_backoff_doubles_up_to_the_limit_and_resets() -> None:
     assert [backoff.next_delay_s() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
     backoff.reset()
     assert backoff.next_delay_s() == 0.5
+
+
+# --- the real sounddevice path, against a virtual ALSA capture device ------------------
+
+# An ALSA `file` plugin over the `null` device captures the raw samples of `infile`, behind a
+# `plug` that converts to whatever PortAudio asks for. The null device is not paced: it delivers
+# far faster than real time; the child reads nothing until the ring has overflowed.
+_VIRTUAL_MIC_CONF = """
+<{alsa_conf}>
+pcm.moodsense_virtual_raw {{
+    type file
+    slave.pcm "null"
+    file "/dev/null"
+    infile "{infile}"
+    format "raw"
+}}
+pcm.moodsense_virtual_mic {{
+    type plug
+    slave {{ pcm "moodsense_virtual_raw" format S16_LE rate 16000 channels 1 }}
+    hint {{ show on description "moodsense test microphone" }}
+}}
+"""
+
+# Runs in a child process: PortAudio reads the ALSA configuration once, at import.
+_VIRTUAL_MIC_RUN = """
+import json, sys, time
+import sounddevice
+from edge.capture.audio import MicrophoneSource
+from edge.config.audio import AudioConfig
+
+names = [d["name"] for d in sounddevice.query_devices() if d["max_input_channels"] > 0]
+if "moodsense_virtual_mic" not in names:
+    print(json.dumps({"missing": names}))
+    sys.exit(0)
+mic = MicrophoneSource(AudioConfig(device="moodsense_virtual_mic", ring_buffer_s=1.0))
+# Nobody reads yet: once a second of audio is buffered, the oldest must be dropped and counted.
+deadline = time.monotonic() + 20
+while mic.health().dropped_total == 0 and time.monotonic() < deadline:
+    time.sleep(0.01)
+chunks = []
+while len(chunks) < 20 and time.monotonic() < deadline:
+    chunk = mic.read(1.0)
+    if chunk is not None:
+        chunks.append(chunk)
+health = mic.health()
+started = time.monotonic()
+mic.close()
+print(json.dumps({
+    "lengths": sorted({len(c.samples) for c in chunks}),
+    "rates": sorted({c.sample_rate_hz for c in chunks}),
+    "dtypes": sorted({str(c.samples.dtype) for c in chunks}),
+    "peak": max(float(abs(c.samples).max()) for c in chunks),
+    "ts_increasing": all(a.ts_mono_ns < b.ts_mono_ns for a, b in zip(chunks, chunks[1:])),
+    "ts_recent": time.monotonic_ns() - chunks[-1].ts_mono_ns < 30e9,
+    "health": health.model_dump(),
+    "close_s": time.monotonic() - started,
+    "after_close": mic.health().state,
+}))
+"""
+
+
+def test_microphone_captures_from_a_real_alsa_device(tmp_path: Path) -> None:
+    """The real PortAudio path: device by name, callback, ring, health and close, end to end."""
+    if not ALSA_CONF.is_file():
+        pytest.skip(f"no ALSA configuration at {ALSA_CONF}")
+    infile = tmp_path / "mic.raw"  # a test fixture in tmp_path, deleted with it
+    (real_clip() * 32767).astype("<i2").tofile(infile)
+    conf = tmp_path / "asound.conf"
+    conf.write_text(_VIRTUAL_MIC_CONF.format(alsa_conf=ALSA_CONF, infile=infile))
+    env = os.environ | {"ALSA_CONFIG_PATH": str(conf)}
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _VIRTUAL_MIC_RUN],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if "PortAudio library not found" in done.stderr:
+        pytest.skip("libportaudio2 is not installed (scripts/setup.sh installs it)")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if "missing" in result:
+        pytest.skip(f"ALSA did not offer the virtual device; inputs: {result['missing']}")
+    assert result["lengths"] == [1600] and result["rates"] == [RATE_HZ]
+    assert result["dtypes"] == ["float32"] and result["peak"] <= 1.0
+    assert result["ts_increasing"] and result["ts_recent"]
+    assert result["health"]["state"] == "ok" and result["health"]["kind"] == "microphone"
+    assert result["health"]["dropped_total"] > 0  # a stalled reader: counted, not fatal
+    assert result["close_s"] < 2.0 and result["after_close"] == "stopped"

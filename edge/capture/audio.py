@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 # PortAudio's timing of a block older than this is not believed (some host APIs report zeros).
 _MAX_BLOCK_AGE_S = 1.0
+# Stamps follow the sample count while it agrees with the callback's timing within this; a
+# larger difference means lost audio (overflow, a stall) or a wrong clock, and re-anchors them.
+_RESYNC_NS = 50_000_000
 _JOIN_TIMEOUT_S = 5.0
 
 
@@ -99,11 +102,16 @@ class MicrophoneSource:
         *,
         name: str = "microphone",
         stream_factory: StreamFactory = _sounddevice_stream,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
-        """Starts capturing in the background; `read` returns None until the device is open."""
+        """Starts capturing in the background; `read` returns None until the device is open.
+
+        `clock_ns` (monotonic, nanoseconds) stamps the audio and times stalls.
+        """
         self._config = config
         self._name = name
         self._factory = stream_factory
+        self._clock_ns = clock_ns
         capacity = max(1, ceil(config.ring_buffer_s * 1000 / config.block_ms))
         self._ring: deque[tuple[FloatArray, int, int]] = deque(maxlen=capacity)
         self._has_audio = threading.Event()  # set by the callback
@@ -112,7 +120,9 @@ class MicrophoneSource:
         self._state: Literal["ok", "reopening", "stopped"] = "reopening"
         self._dropped = 0
         self._stream_rate_hz = TARGET_RATE_HZ
-        self._last_audio_ns = time.monotonic_ns()
+        self._last_audio_ns = clock_ns()
+        self._next_ts_ns: int | None = None
+        self._last_ts_ns = -1
         self._resampler = Resampler(TARGET_RATE_HZ)
         self._recent_ts_ns: deque[int] = deque(maxlen=32)
         self._thread = threading.Thread(target=self._supervise, name=f"mic-{name}", daemon=True)
@@ -170,18 +180,29 @@ class MicrophoneSource:
 
     def _on_audio(self, indata: FloatArray, frames: int, info: _TimeInfo, status: _Status) -> None:
         # PortAudio's thread: stamp, count and copy only; anything slow here loses audio.
-        now_ns = time.monotonic_ns()
+        now_ns = self._clock_ns()
         self._last_audio_ns = now_ns
         rate_hz = self._stream_rate_hz
-        age_s = info.currentTime - info.inputBufferAdcTime
-        if not 0.0 < age_s < _MAX_BLOCK_AGE_S:
-            age_s = frames / rate_hz  # no usable timing: the block has just been completed
         if status.input_overflow:
             self._dropped += 1
         if len(self._ring) == self._ring.maxlen:
             self._dropped += 1  # the reader is behind: the oldest chunk is pushed out
-        self._ring.append((indata[:, 0].copy(), rate_hz, now_ns - int(age_s * NS_PER_S)))
+        ts_ns = self._stamp(now_ns, frames, rate_hz, info.currentTime - info.inputBufferAdcTime)
+        self._ring.append((indata[:, 0].copy(), rate_hz, ts_ns))
         self._has_audio.set()
+
+    def _stamp(self, now_ns: int, frames: int, rate_hz: int, age_s: float) -> int:
+        """Capture time of a block's first sample: callback jitter smoothed by the sample count."""
+        if not 0.0 < age_s < _MAX_BLOCK_AGE_S:
+            age_s = frames / rate_hz  # no usable timing: the block has just been completed
+        measured_ns = now_ns - int(age_s * NS_PER_S)
+        expected_ns = self._next_ts_ns
+        if expected_ns is None or abs(measured_ns - expected_ns) > _RESYNC_NS:
+            expected_ns = measured_ns
+        ts_ns = max(expected_ns, self._last_ts_ns + 1)  # never backwards, even when re-anchored
+        self._last_ts_ns = ts_ns
+        self._next_ts_ns = ts_ns + frames * NS_PER_S // rate_hz
+        return ts_ns
 
     def _supervise(self) -> None:
         backoff = Backoff(self._config.reopen_min_s, self._config.reopen_max_s)
@@ -222,7 +243,8 @@ class MicrophoneSource:
             **self._stream_args(rate_hz, rate_hz * self._config.block_ms // 1000)
         )
         self._stream_rate_hz = int(stream.samplerate)
-        self._last_audio_ns = time.monotonic_ns()
+        self._last_audio_ns = self._clock_ns()
+        self._next_ts_ns = None  # a new stream: anchor its stamps afresh
         try:
             stream.start()
         except Exception:
@@ -243,7 +265,7 @@ class MicrophoneSource:
 
     def _watch(self, stream: InputStreamLike) -> float:
         """Waits until the stream is lost or closing; returns how long it worked, seconds."""
-        opened_ns = time.monotonic_ns()
+        opened_ns = self._clock_ns()
         stall_ns = int(self._config.stall_timeout_s * NS_PER_S)
         poll_s = min(0.5, self._config.stall_timeout_s / 4)
         while not self._closing.is_set():
@@ -253,13 +275,13 @@ class MicrophoneSource:
                 break
             if not stream.active:
                 reason = "the stream stopped"
-            elif time.monotonic_ns() - self._last_audio_ns > stall_ns:
+            elif self._clock_ns() - self._last_audio_ns > stall_ns:
                 reason = f"no audio for {self._config.stall_timeout_s:g} s"
             else:
                 continue
             logger.warning("Microphone %s lost (%s); reopening", self._name, reason)
             break
-        return (time.monotonic_ns() - opened_ns) / NS_PER_S
+        return (self._clock_ns() - opened_ns) / NS_PER_S
 
     def _close_stream(self, stream: InputStreamLike) -> None:
         try:
