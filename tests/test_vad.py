@@ -126,6 +126,33 @@ def test_speech_in_noise_at_10_db_snr_is_detected(relative: str, kind: str) -> N
     assert any(w.speech for w in with_speech), [w.speech_ratio for w in with_speech]
 
 
+def frame_flags(samples: FloatArray) -> list[bool]:
+    """Whether the detector is inside speech after each 20 ms frame."""
+    vad = VoiceActivityDetector(VadConfig())
+    flags = []
+    for start in range(0, len(samples) - 319, 320):
+        vad.process(AudioChunk(samples[start : start + 320], RATE_HZ, start * 62_500))
+        flags.append(vad.in_speech)
+    return flags
+
+
+def test_a_click_does_not_start_speech_and_a_pause_does_not_end_it() -> None:
+    """Knocks must not open a window; a breath between words must not chop the sentence."""
+    voiced = clip(LATE_ONSET_CLIP)[int(1.1 * RATE_HZ) : int(2.1 * RATE_HZ)]
+    room = white_noise(2.0, -60.0)
+    click = np.concatenate((room, voiced[:640], room))  # 40 ms, shorter than the 60 ms onset
+    assert not any(frame_flags(click))
+    pause = room[: int(0.2 * RATE_HZ)]
+    sentence = np.concatenate((room, voiced[:8000], pause, voiced[8000:], room))
+    flags = frame_flags(sentence)
+    speech_frames = [i for i, flag in enumerate(flags) if flag]
+    first, last = speech_frames[0], speech_frames[-1]
+    assert 100 <= first <= 105  # starts within the onset time of the voice
+    assert all(flags[first : last + 1])  # the 200 ms pause stayed inside the sentence
+    assert 160 <= last <= 185  # ends within the 300 ms hangover after the voice
+    assert not flags[-1]
+
+
 @pytest.mark.parametrize("chunk_len", [160, 441, 1600, 5000])
 def test_decisions_do_not_depend_on_chunk_size(chunk_len: int) -> None:
     """A recording replays exactly like live input, however the source cuts it into chunks."""

@@ -191,14 +191,15 @@ class VoiceActivityDetector:
 
     def _decide(self, energy_db: float, flatness: float) -> bool:
         self._floor_dbfs = self._floor.update(energy_db)
-        floor_db = self.noise_floor_dbfs + self._config.margin_db
-        threshold_db = max(floor_db, self._config.min_energy_dbfs)
+        above_floor_db = self.noise_floor_dbfs + self._config.margin_db
+        threshold_db = max(above_floor_db, self._config.min_energy_dbfs)
         if self._in_speech:
             if energy_db > threshold_db - self._config.hysteresis_db:
                 self._run = 0
             else:
                 self._run += 1
-                self._in_speech = self._run <= self._hangover_frames
+                if self._run > self._hangover_frames:
+                    self._in_speech, self._run = False, 0
         elif energy_db > threshold_db and flatness < self._config.max_flatness:
             self._run += 1
             if self._run >= self._onset_frames:
