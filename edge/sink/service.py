@@ -54,6 +54,8 @@ class SinkStats:
     dead_letters_total: int = 0
     ignored_total: int = 0
     batches_total: int = 0
+    write_failures_total: int = 0
+    """Batch writes that failed and were retried (database down or refusing)."""
 
 
 @dataclass
@@ -72,6 +74,12 @@ class _Counters:
                 dead_letters_total=v.dead_letters_total + result.dead_letters,
                 ignored_total=v.ignored_total + result.ignored,
                 batches_total=v.batches_total + 1,
+            )
+
+    def failed(self) -> None:
+        with self.lock:
+            self.value = replace(
+                self.value, write_failures_total=self.value.write_failures_total + 1
             )
 
 
@@ -195,6 +203,7 @@ class SinkService:
         if any(code.is_failure for code in codes):
             logger.error("Broker refused the subscription %s: %s", self.config.share_filter, codes)
             return
+        logger.info("Subscribed to %s", self.config.share_filter)
         self.subscribed.set()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
@@ -261,6 +270,7 @@ class SinkService:
             except Exception:
                 # Database down or restarting: keep the batch, back off, reconnect, retry.
                 logger.exception("Writing a batch failed; retrying in %.1f s", delay_s)
+                self._counters.failed()
                 self._store.close()
             if self._stopping.wait(delay_s):
                 return None

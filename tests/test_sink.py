@@ -1,0 +1,288 @@
+"""The fleet sink against a real Mosquitto and a real PostgreSQL: contract validation, dead
+letters, idempotent writes, shared-subscription load sharing, and a sink killed mid-run."""
+
+import os
+import pwd
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import ValidationError
+
+from edge.app import EdgeService
+from edge.sink.config import SinkConfig, load_sink_secrets
+from edge.sink.service import SinkService
+from tests import samples
+from tests.broker import HOST, Mosquitto
+from tests.collector import wait_until
+from tests.postgres import SERVER_USER, Postgres, find_bin_dir
+from tests.sink_fleet import SinkProcess, count, emit, sink_config, sink_settings, start_device
+
+
+def _skip_reason() -> str | None:
+    if find_bin_dir() is None:
+        return (
+            "PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt install postgresql"
+        )
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            return f"running as root and no '{SERVER_USER}' user to run PostgreSQL as"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One PostgreSQL server for the session; each test gets its own database."""
+    reason = _skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    bin_dir = find_bin_dir()
+    assert bin_dir is not None
+    server = Postgres(bin_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dsn(postgres: Postgres) -> str:
+    """A fresh, empty database (the sink migrates it)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    return postgres.dsn(name)
+
+
+@pytest.fixture
+def sink(broker: Mosquitto, dsn: str) -> Iterator[SinkService]:
+    """An in-process sink, subscribed before the test publishes."""
+    config = sink_config(broker.port, dsn)
+    service = SinkService(config, load_sink_secrets(config))
+    service.start()
+    wait_until(service.subscribed.is_set, 10)
+    yield service
+    service.stop()
+
+
+def _publish_raw(port: int, messages: list[tuple[str, bytes]]) -> None:
+    """Publish exactly these bytes at QoS 1 (what a buggy or hostile client could send)."""
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect(HOST, port)
+    client.loop_start()
+    for topic, payload in messages:
+        client.publish(topic, payload, qos=1).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+
+
+def test_every_payload_type_from_a_real_device_lands_once_in_its_table(
+    broker: Mosquitto, sink: SinkService, dsn: str, tmp_path: Path
+) -> None:
+    """The CX backend's tables are only as good as what the device code really sends."""
+    device = start_device(tmp_path, broker.port, "store-7", "kiosk-3")
+    payloads = samples.event_payloads()
+    for payload in payloads:
+        emit(device, payload)
+    device.publish_health()
+    kinds = [p.model_dump(by_alias=True)["schema"].split("/")[0] for p in payloads]
+    expected = {k: kinds.count(k) for k in ("mood", "interaction", "alert")}
+    queries = {
+        "mood": "SELECT count(*) FROM mood_events "
+        "WHERE site_id = 'store-7' AND device_id = 'kiosk-3'",
+        "interaction": "SELECT count(*) FROM interactions",
+        "alert": "SELECT count(*) FROM alerts",
+    }
+    state_kinds = (
+        "SELECT count(*) FROM device_state WHERE kind IN ('status','info','consent','health')"
+    )
+    wait_until(
+        lambda: (
+            all(count(dsn, queries[k]) == n for k, n in expected.items())
+            and count(dsn, state_kinds) == 4
+        ),
+        20,
+    )
+    assert expected["alert"] >= 1 and expected["interaction"] == 2
+    device.shutdown()
+    offline = (
+        "SELECT count(*) FROM device_state WHERE kind = 'status' AND payload->>'state' = 'offline'"
+    )
+    wait_until(lambda: count(dsn, offline) == 1, 10)
+    assert (
+        count(
+            dsn, "SELECT count(*) FROM interactions WHERE phase = 'end' AND trajectory IS NOT NULL"
+        )
+        == 1
+    )
+    assert count(dsn, "SELECT count(*) FROM dead_letters") == 0
+    assert sink.stats().duplicates_total == 0
+
+
+def test_an_event_delivered_twice_is_stored_once(
+    broker: Mosquitto, sink: SinkService, dsn: str
+) -> None:
+    """Devices deliver at least once; dashboards must count each event exactly once."""
+    mood, alert = samples.mood(), samples.event_payloads()
+    alert_payload = next(p for p in alert if p.model_dump(by_alias=True)["schema"] == "alert/1")
+    base = "moodsense/v1/store-7/kiosk-3"
+    twice = [(f"{base}/mood", mood.to_json()), (f"{base}/alert", alert_payload.to_json())] * 2
+    _publish_raw(broker.port, twice)
+    wait_until(lambda: sink.stats().received_total == 4, 10)
+    assert count(dsn, "SELECT count(*) FROM mood_events WHERE id = %s", mood.id) == 1
+    assert count(dsn, "SELECT count(*) FROM alerts WHERE id = %s", alert_payload.id) == 1
+    assert sink.stats().duplicates_total == 2
+
+
+def test_invalid_payloads_become_dead_letters_and_the_sink_keeps_going(
+    broker: Mosquitto, sink: SinkService, dsn: str
+) -> None:
+    """One broken or hostile device must not stop ingestion for the whole fleet."""
+    base = "moodsense/v1/store-7/kiosk-3"
+    good = samples.mood()
+    extra = good.to_json()[:-1] + b',"face_crop":"AAAA"}'
+    bad = [
+        (f"{base}/mood", b"\xff not json"),
+        (f"{base}/mood", b'{"schema": "mood/1"}'),
+        (f"{base}/mood", extra),
+        (f"{base}/alert", samples.mood().to_json()),
+        (
+            f"{base}/mood",
+            samples.mood().model_copy(update={"time": "2026-13-40T00:00:00Z"}).to_json(),
+        ),
+        (f"{base}/mood", samples.mood().to_json().replace(b'"valence":-0.6', b'"valence":NaN')),
+        ("moodsense/v1/store 7/kiosk-3/mood", samples.mood().to_json()),
+    ]
+    _publish_raw(broker.port, [*bad, (f"{base}/mood", good.to_json())])
+    wait_until(lambda: count(dsn, "SELECT count(*) FROM mood_events WHERE id = %s", good.id) == 1)
+    wait_until(lambda: count(dsn, "SELECT count(*) FROM dead_letters") == len(bad))
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            b"SELECT topic, payload, reason FROM dead_letters ORDER BY id"
+        ).fetchall()
+    assert [bytes(r[1]) for r in rows] == [payload for _t, payload in bad]
+    reasons = " | ".join(str(r[2]) for r in rows)
+    for fragment in ("not UTF-8 JSON", "face_crop", "does not belong", "valid UTC time", "site"):
+        assert fragment in reasons
+    assert sink.stats().dead_letters_total == len(bad)
+
+
+def test_mood_events_go_to_monthly_partitions_created_on_demand(
+    broker: Mosquitto, sink: SinkService, dsn: str
+) -> None:
+    """Months of mood samples must stay cheap to query and to drop."""
+    times = ["2025-01-31T23:59:59Z", "2025-02-01T00:00:00Z", "2025-02-14T12:00:00Z"]
+    events = [samples.mood().model_copy(update={"time": t}) for t in times]
+    _publish_raw(broker.port, [("moodsense/v1/s1/k1/mood", e.to_json()) for e in events])
+    wait_until(lambda: count(dsn, "SELECT count(*) FROM mood_events") == 3)
+    assert count(dsn, "SELECT count(*) FROM mood_events_y2025m01") == 1
+    assert count(dsn, "SELECT count(*) FROM mood_events_y2025m02") == 2
+    assert count(dsn, "SELECT count(*) FROM schema_migrations") == 1
+
+
+def _fleet_sinks(tmp_path: Path, port: int, dsn: str) -> list[SinkProcess]:
+    """Three sink processes in one group, each with its own stable client id."""
+    return [
+        SinkProcess(tmp_path / f"sink-{i}.yaml", sink_settings(port, dsn, client_id=f"sink-{i}"))
+        for i in range(3)
+    ]
+
+
+STORED_BY_0 = "SELECT count(*) FROM mood_events WHERE sink = 'sink-0'"
+
+
+def _emit_round(devices: list[EdgeService], per_device: int) -> list[str]:
+    """Each device emits `per_device` mood events; returns their ids."""
+    ids: list[str] = []
+    for device in devices:
+        for i in range(per_device):
+            payload = samples.mood(t_rel_s=float(i))
+            emit(device, payload)
+            ids.append(payload.id)
+    return ids
+
+
+def test_three_sinks_split_the_load_and_a_killed_one_loses_nothing(
+    broker: Mosquitto, dsn: str, tmp_path: Path
+) -> None:
+    """A sink crash (OOM, deploy, kill -9) must neither lose nor double-count events."""
+    sinks = _fleet_sinks(tmp_path, broker.port, dsn)
+    devices = [start_device(tmp_path, broker.port, "store-1", f"kiosk-{i}") for i in range(4)]
+    try:
+        for process in sinks:
+            process.start()
+        sent: list[str] = []
+        while_down: list[str] = []
+        for step in range(8):
+            if step == 2:
+                # Freeze sink-0 first so the broker has messages out to it, unacknowledged,
+                # when it dies; then kill it while the devices keep publishing.
+                wait_until(lambda: count(dsn, STORED_BY_0) > 0, 20)
+                sinks[0].freeze()
+            if step == 3:
+                sinks[0].kill()
+            if step == 6:
+                sinks[0].start()  # same client id: its broker session, held messages included
+            batch = _emit_round(devices, 25)
+            sent += batch
+            if 2 <= step < 6:
+                while_down += batch
+        wait_until(
+            lambda: count(dsn, "SELECT count(DISTINCT id) FROM mood_events") == len(sent), 60
+        )
+        assert count(dsn, "SELECT count(*) FROM mood_events") == len(sent)
+        assert count(dsn, "SELECT count(*) FROM mood_events WHERE id = ANY(%s)", sent) == len(sent)
+        by_sink = {
+            f"sink-{i}": count(dsn, "SELECT count(*) FROM mood_events WHERE sink = %s", f"sink-{i}")
+            for i in range(3)
+        }
+        assert all(n > 0 for n in by_sink.values()), by_sink
+        assert any("session present: True" in line for line in sinks[0].lines)
+        # The broker held sink-0's share while it was down and handed it over on restart.
+        held = "SELECT count(*) FROM mood_events WHERE sink = 'sink-0' AND id = ANY(%s)"
+        assert count(dsn, held, while_down) > 0
+    finally:
+        for device in devices:
+            device.shutdown()
+        for process in sinks:
+            process.stop()
+
+
+def test_while_the_database_is_unreachable_nothing_is_acknowledged_or_lost(
+    broker: Mosquitto, sink: SinkService, dsn: str, postgres: Postgres
+) -> None:
+    """Database restarts and failovers happen; the broker must keep what is not committed."""
+    name = dsn.rsplit("dbname=", 1)[1]
+    with psycopg.connect(postgres.dsn(), autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false".encode())
+        admin.execute(
+            b"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        events = [samples.mood() for _ in range(50)]
+        _publish_raw(broker.port, [("moodsense/v1/s1/k1/mood", e.to_json()) for e in events])
+        wait_until(lambda: sink.stats().write_failures_total >= 1, 10)
+        assert sink.stats().stored_total == 0
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true".encode())
+    wait_until(lambda: count(dsn, "SELECT count(*) FROM mood_events") == len(events), 20)
+    assert sink.stats().stored_total == len(events)
+
+
+def test_sink_config_refuses_passwords_in_the_file_and_needs_a_broker() -> None:
+    """Database and broker passwords must come from files or credentials, never the YAML."""
+    base = sink_settings(1883, "host=db dbname=cx user=sink")
+    for bad in (
+        {"database": {"dsn": "host=db dbname=cx user=sink password=hunter2"}},
+        {"database": {"dsn": "postgresql://sink:hunter2@db/cx"}},
+        {"database": {"dsn": "host=db", "password": "hunter2"}},
+        {"mqtt": {"tls": {"enabled": False}}},
+        {"group": "cx/all"},
+    ):
+        with pytest.raises(ValidationError):
+            SinkConfig(**(base | bad))
+    config = SinkConfig(**base)
+    assert config.share_filter == "$share/cx/moodsense/v1/#"
