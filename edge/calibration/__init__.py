@@ -1,0 +1,1 @@
+"""Per-site calibration: measure the kiosk's room, light and typical faces once."""
