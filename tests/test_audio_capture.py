@@ -16,8 +16,9 @@ import pytest
 import soundfile as sf
 import soxr
 
-from edge.capture.audio import Backoff, MicrophoneSource
+from edge.capture.audio import MicrophoneSource
 from edge.capture.audio_file import AudioFileSource
+from edge.capture.backoff import Backoff
 from edge.capture.base import AudioSource
 from edge.config.audio import AudioConfig
 from edge.types import AudioChunk, FloatArray

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from math import ceil
 from typing import Any, Literal, Protocol
 
+from edge.capture.backoff import Backoff
 from edge.capture.resample import NS_PER_S, TARGET_RATE_HZ, Resampler
 from edge.config.audio import AudioConfig
 from edge.events.state_payloads import SourceHealth
@@ -73,24 +74,6 @@ def _sounddevice_stream(**kwargs: Any) -> InputStreamLike:
 
     stream: InputStreamLike = sounddevice.InputStream(**kwargs)
     return stream
-
-
-class Backoff:
-    """Exponential delays: `min_s`, doubling on every call, at most `max_s`, until `reset()`."""
-
-    def __init__(self, min_s: float, max_s: float) -> None:
-        self._min_s, self._max_s = min_s, max_s
-        self._next_s = min_s
-
-    def next_delay_s(self) -> float:
-        """The delay to wait now, seconds; the following one doubles."""
-        delay_s = self._next_s
-        self._next_s = min(self._next_s * 2, self._max_s)
-        return delay_s
-
-    def reset(self) -> None:
-        """Back to `min_s` (after the device worked for a while)."""
-        self._next_s = self._min_s
 
 
 class MicrophoneSource:
