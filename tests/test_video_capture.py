@@ -211,6 +211,18 @@ def test_a_missing_real_device_keeps_retrying_without_crashing() -> None:
         source.close()
 
 
+def test_real_opencv_capture_path_delivers_frames(tmp_path: Path) -> None:
+    """The default factory (cv2.VideoCapture) must work end to end; a clip stands in."""
+    clip = write_clip(tmp_path / "device.avi", [_image(8 * i) for i in range(30)], fps=30)
+    source = CameraSource(CameraConfig(device=str(clip)))
+    try:
+        frame = source.read(DEADLINE_S)
+        assert frame is not None and frame.image.shape == (FRAME_H, FRAME_W, 3)
+        assert source.health().state == "ok"
+    finally:
+        source.close()
+
+
 def test_rate_meter_reports_frames_per_second_and_idles_to_zero() -> None:
     """The health topic's fps must be right, and fall to 0 when frames stop."""
     meter = RateMeter()
