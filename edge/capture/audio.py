@@ -16,6 +16,7 @@ from math import ceil
 from typing import Any, Literal, Protocol
 
 from edge.capture.backoff import Backoff
+from edge.capture.rate import RateMeter
 from edge.capture.resample import NS_PER_S, TARGET_RATE_HZ, Resampler
 from edge.config.audio import AudioConfig
 from edge.events.state_payloads import SourceHealth
@@ -89,6 +90,8 @@ class MicrophoneSource:
     ) -> None:
         """Starts capturing in the background; `read` returns None until the device is open.
 
+        Health says `reopening` until the first open succeeds (a kiosk may boot before its USB
+        microphone is plugged in). `stream_factory` opens the device (a fake in tests);
         `clock_ns` (monotonic, nanoseconds) stamps the audio and times stalls.
         """
         self._config = config
@@ -107,7 +110,7 @@ class MicrophoneSource:
         self._next_ts_ns: int | None = None
         self._last_ts_ns = -1
         self._resampler = Resampler(TARGET_RATE_HZ)
-        self._recent_ts_ns: deque[int] = deque(maxlen=32)
+        self._rate = RateMeter()
         self._thread = threading.Thread(target=self._supervise, name=f"mic-{name}", daemon=True)
         self._thread.start()
 
@@ -132,16 +135,13 @@ class MicrophoneSource:
                 self._resampler = Resampler(rate_hz)
             resampled = self._resampler(samples)
             if len(resampled):  # soxr holds back its first few milliseconds
-                self._recent_ts_ns.append(ts_ns)
+                self._rate.tick(ts_ns)
                 return AudioChunk(resampled, TARGET_RATE_HZ, ts_ns)
         return None
 
     def health(self) -> SourceHealth:
         """State, chunks per second delivered recently, and chunks lost to overflow."""
-        stamps = list(self._recent_ts_ns)
-        rate_hz = 0.0
-        if self._state == "ok" and len(stamps) > 1 and stamps[-1] > stamps[0]:
-            rate_hz = (len(stamps) - 1) * NS_PER_S / (stamps[-1] - stamps[0])
+        rate_hz = self._rate.rate_hz(self._clock_ns()) if self._state == "ok" else 0.0
         return SourceHealth(
             name=self._name,
             kind="microphone",
