@@ -16,16 +16,17 @@ CATEGORIES: tuple[str, ...] = (
     "surprised",
 )
 
-# Approximate positions on Russell's circumplex (valence, arousal), each in [-1, 1]:
-# the usual placement in affective-computing work; coarse on purpose.
+# Approximate positions on Russell's circumplex (valence, arousal), each in [-1, 1]: the
+# usual placement in affective-computing work, coarse on purpose. The voice model computes
+# the same expectation in its graph (models/cards/voice_emotion.md), so voice and face agree.
 CIRCUMPLEX: Mapping[str, tuple[float, float]] = {
-    "neutral": (0.0, 0.0),
-    "happy": (0.8, 0.5),
-    "sad": (-0.7, -0.4),
+    "neutral": (0.0, -0.4),
+    "happy": (0.8, 0.6),
+    "sad": (-0.7, -0.6),
     "angry": (-0.6, 0.8),
-    "fearful": (-0.6, 0.6),
+    "fearful": (-0.6, 0.7),
     "disgusted": (-0.7, 0.3),
-    "surprised": (0.2, 0.8),
+    "surprised": (0.3, 0.7),
 }
 
 # Other spellings seen in data sets and evaluation manifests -> canonical label.
