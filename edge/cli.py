@@ -11,6 +11,7 @@ from types import FrameType
 
 from edge import __version__
 from edge.config import ConfigError, EdgeConfig, load_config, load_secrets
+from edge.evaluation.cli import add_eval_parser
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = models_commands.add_parser("verify", help="check every model's sha256 (exit 2)")
     verify.add_argument("--dir", type=Path, help="models directory (default: the repo's)")
     verify.set_defaults(func=_cmd_models_verify)
+
+    add_eval_parser(commands)
 
     contract = commands.add_parser("contract", help="the MQTT contract")
     contract_commands = contract.add_subparsers(dest="contract_command", required=True)
