@@ -109,6 +109,16 @@ def test_noise_alone_is_not_speech(kind: str, level_dbfs: float) -> None:
     assert level_dbfs - 10 < vad.noise_floor_dbfs < level_dbfs
 
 
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("kind", sorted(NOISES))
+def test_noise_getting_louder_is_not_speech(kind: str, seed: int) -> None:
+    """A vacuum cleaner starting up outruns the floor for seconds; it must not look like speech."""
+    noise = np.concatenate((NOISES[kind](3.0, -65.0, seed), NOISES[kind](10.0, -35.0, seed + 100)))
+    windows, vad = run_vad(noise)
+    assert not any(w.speech for w in windows), [w.speech_ratio for w in windows]
+    assert vad.noise_floor_dbfs > -45.0  # and the floor has caught up by the end
+
+
 @pytest.mark.parametrize("kind", sorted(NOISES))
 @pytest.mark.parametrize("relative", SPEECH_CLIPS)
 def test_speech_in_noise_at_10_db_snr_is_detected(relative: str, kind: str) -> None:
