@@ -196,6 +196,7 @@ class FakeDevice:
         self.changed = threading.Condition()
 
     def __call__(self, **kwargs: Any) -> FakeStream:
+        """Opens a stream like `sounddevice.InputStream`, or fails the way PortAudio does."""
         with self.changed:
             self.attempts_s.append(time.monotonic())
             self.requests.append(kwargs)
