@@ -20,8 +20,9 @@ from edge.capture.audio import MicrophoneSource
 from edge.capture.audio_file import AudioFileSource
 from edge.capture.backoff import Backoff
 from edge.capture.base import AudioSource
-from edge.config.audio import AudioConfig
+from edge.config.audio import AudioConfig, VadConfig
 from edge.types import AudioChunk, FloatArray
+from edge.voice.vad import SpeechWindow, VoiceActivityDetector
 from tests.data_paths import DATA
 
 RATE_HZ = 16000
@@ -276,6 +277,35 @@ def test_stamps_follow_the_sample_count_through_callback_jitter(device: FakeDevi
         stamps_ms.append((chunk.ts_mono_ns - start_ns) / 1e6)
     assert stamps_ms == [0, 100, 200, 300, 800]
     mic.close()
+
+
+def speech_windows(chunks: list[AudioChunk]) -> list[tuple[int, float, bool, int]]:
+    """The VAD's windows for `chunks`: start, speech ratio, decision, sample count."""
+    vad = VoiceActivityDetector(VadConfig())
+    windows: list[SpeechWindow] = []
+    for chunk in chunks:
+        windows += vad.process(chunk)
+    return [(w.ts_mono_ns, w.speech_ratio, w.speech, len(w.samples)) for w in windows]
+
+
+def test_live_capture_and_replay_give_the_same_speech_windows(device: FakeDevice) -> None:
+    """A recording replays exactly like the same audio spoken into the microphone."""
+    clip = real_clip()
+    blocks = clip[: len(clip) // 1600 * 1600].reshape(-1, 1600)
+    now_ns = [0]
+    mic = MicrophoneSource(mic_config(), stream_factory=device, clock_ns=lambda: now_ns[0])
+    wait_until(lambda: mic.health().state == "ok")
+    live = []
+    for index, block in enumerate(blocks):
+        now_ns[0] = (index + 1) * 100_000_000  # each block ends 100 ms after the previous one
+        device.streams[0].feed(block)
+        chunk = mic.read(1.0)
+        assert chunk is not None
+        live.append(chunk)
+    mic.close()
+    replayed = read_all(AudioFileSource(data_file(CLIP)))[: len(blocks)]
+    assert speech_windows(live) == speech_windows(replayed)
+    assert any(speech for _, _, speech, _ in speech_windows(live))
 
 
 def test_microphone_counts_overflow_instead_of_failing(device: FakeDevice) -> None:
