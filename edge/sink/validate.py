@@ -57,6 +57,24 @@ def _bad_time(value: Any) -> str | None:
     return None
 
 
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """`node` with every local `$ref` replaced by its definition: resolving references is
+    most of jsonschema's cost per message, and our payload models are not recursive."""
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/$defs/"):
+        siblings = {key: value for key, value in node.items() if key != "$ref"}
+        return _inline_refs(defs[node["$ref"].removeprefix("#/$defs/")], defs) | siblings
+    return {key: _inline_refs(value, defs) for key, value in node.items() if key != "$defs"}
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    inlined: dict[str, Any] = _inline_refs(schema, schema.get("$defs", {}))
+    return Draft202012Validator(inlined)
+
+
 def _expected_kind(levels: list[str]) -> str | None:
     """The payload type a topic below `<site>/<device>/` carries, or None if it has none."""
     if len(levels) == 1 and levels[0] != COMMAND_LEVEL:
@@ -75,7 +93,7 @@ class ContractValidator:
         self._head = prefix + "/"
         self._max_bytes = max_payload_bytes
         self._validators = {
-            payload_type.schema_name: Draft202012Validator(payload_type.json_schema())
+            payload_type.schema_name: _validator(payload_type.json_schema())
             for payload_type in PAYLOAD_TYPES
         }
 
