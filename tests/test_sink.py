@@ -286,3 +286,15 @@ def test_sink_config_refuses_passwords_in_the_file_and_needs_a_broker() -> None:
             SinkConfig(**(base | bad))
     config = SinkConfig(**base)
     assert config.share_filter == "$share/cx/moodsense/v1/#"
+
+
+def test_sink_secrets_come_from_files_and_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Operators pass passwords via systemd LoadCredential=; the sink must find them there."""
+    (tmp_path / "mqtt_password").write_text("broker-pw\n")
+    (tmp_path / "sink_db_password").write_text("db-pw\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    secrets = load_sink_secrets(SinkConfig(**sink_settings(1883, "host=db dbname=cx user=sink")))
+    assert (secrets.mqtt.mqtt_password, secrets.db_password) == ("broker-pw", "db-pw")
+    assert secrets.mqtt.command_key is None and "pw" not in repr(secrets)

@@ -4,21 +4,15 @@ The broker section is the device's own `MqttConfig` (same TLS and credential rul
 """
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from edge.config.ids import TopicId
 from edge.config.loader import ConfigError, _read_yaml, format_validation_error
-from edge.config.model import LoggingConfig, MqttConfig, StrictModel
-from edge.config.secrets import (
-    MQTT_CLIENT_KEY_CREDENTIAL,
-    MQTT_PASSWORD_CREDENTIAL,
-    Secrets,
-    _pick,
-    _read_secret,
-)
+from edge.config.model import CommandsConfig, EdgeConfig, LoggingConfig, MqttConfig, StrictModel
+from edge.config.secrets import Secrets, _pick, _read_secret, load_secrets
 
 # Credential name (a file under $CREDENTIALS_DIRECTORY), not a secret value.
 DB_PASSWORD_CREDENTIAL = "sink_db_password"  # noqa: S105
@@ -127,21 +121,14 @@ def load_sink_config(path: Path) -> SinkConfig:
 
 
 def load_sink_secrets(config: SinkConfig) -> SinkSecrets:
-    """Read the broker and database secrets from their files or systemd credentials."""
-    mqtt_password = _read_secret(
-        _pick(config.mqtt.password_file, MQTT_PASSWORD_CREDENTIAL), "mqtt.password_file"
-    )
+    """Read the broker secrets exactly as the device does, plus the database password."""
+    # model_construct: no validation and no MOODSENSE_* environment, only our mqtt section.
+    device_view = EdgeConfig.model_construct(mqtt=config.mqtt, commands=CommandsConfig())
+    mqtt_secrets = replace(load_secrets(device_view), command_key=None)
     db_password = _read_secret(
         _pick(config.database.password_file, DB_PASSWORD_CREDENTIAL), "database.password_file"
     )
-    client_key = _pick(config.mqtt.tls.client_key_file, MQTT_CLIENT_KEY_CREDENTIAL)
-    if client_key is not None and not client_key.is_file():
-        raise ConfigError(str(client_key), ["mqtt.tls.client_key_file: file not found"])
     return SinkSecrets(
-        mqtt=Secrets(
-            mqtt_password=mqtt_password.decode("utf-8") if mqtt_password is not None else None,
-            mqtt_client_key_file=client_key,
-            command_key=None,
-        ),
+        mqtt=mqtt_secrets,
         db_password=db_password.decode("utf-8") if db_password is not None else None,
     )
