@@ -1,11 +1,12 @@
 """From a classifier's probabilities to `EmotionScores`: one rule for voice and face.
 
 Valence and arousal are derived from the probabilities with the circumplex table in
-`edge.labels` (documented there); confidence is 1 minus the normalised entropy of the
-distribution: 0 for a uniform guess, 1 for a certain one.
+`edge.labels` (documented there); confidence is how far the top probability stands above
+chance, rescaled: (p_max - 1/K) / (1 - 1/K), so 0 for a uniform guess and 1 for a certain one.
+(Normalised entropy was tried first: it rates a clear 60 % vote at 0.29, which made most real
+speech `unknown`.)
 """
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,12 +17,12 @@ from edge.types import EmotionScores
 
 
 def confidence_of(probabilities: Sequence[float]) -> float:
-    """1 - H(p) / log(K), clipped to [0, 1]."""
+    """(p_max - 1/K) / (1 - 1/K), clipped to [0, 1]."""
     k = len(probabilities)
     if k < 2:
         return 1.0
-    entropy = -sum(p * math.log(p) for p in probabilities if p > 0)
-    return min(1.0, max(0.0, 1.0 - entropy / math.log(k)))
+    chance = 1.0 / k
+    return min(1.0, max(0.0, (max(probabilities) - chance) / (1.0 - chance)))
 
 
 def scores_from_probabilities(

@@ -68,7 +68,7 @@ def run_vad(
 def test_real_speech_clip_is_speech_through_the_file_source() -> None:
     """A spoken sentence replayed like live input must reach the model, with its own samples."""
     samples = clip(SPEECH_CLIPS[0])
-    vad = VoiceActivityDetector(VadConfig())
+    vad = VoiceActivityDetector(VadConfig(window_ms=2000))  # two windows fit in the clip
     source = AudioFileSource(DATA / SPEECH_CLIPS[0])
     windows: list[SpeechWindow] = []
     while (chunk := source.read(0.0)) is not None:

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from edge.capture.base import AudioSource, VideoSource
-from edge.face.detector import FaceDetector
+from edge.face.detector import FaceDetectionStage
 from edge.voice.vad import FrameFeatures
 
 FRAME_SAMPLES = 320  # 20 ms at 16 kHz, as the VAD uses
@@ -77,7 +77,7 @@ def measure_audio(source: AudioSource, seconds: float, timeout_s: float = 1.0) -
 
 
 def measure_video(
-    source: VideoSource, detector: FaceDetector, frames: int, timeout_s: float = 1.0
+    source: VideoSource, detector: FaceDetectionStage, frames: int, timeout_s: float = 1.0
 ) -> VideoStats | None:
     """Look at up to `frames` frames; None if the source delivered none."""
     lumas: list[float] = []

@@ -75,7 +75,8 @@ class VadConfig(StrictModel):
     )
     onset_ms: int = Field(default=60, ge=0, le=1000, description="Speech-like audio to start.")
     hangover_ms: int = Field(default=300, ge=0, le=3000, description="Silence to end speech.")
-    window_ms: int = Field(default=2000, ge=200, le=30000, description="Analysis window, ms.")
+    # 2.5 s: the voice model's input window (models/cards/voice_emotion.md).
+    window_ms: int = Field(default=2500, ge=200, le=30000, description="Analysis window, ms.")
     hop_ms: int = Field(default=1000, ge=100, le=30000, description="Window hop, ms.")
     min_speech_ratio: float = Field(
         default=0.3, gt=0, le=1, description="Share of speech frames for a speech window."

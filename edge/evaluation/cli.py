@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from edge.evaluation.manifest import ManifestError, read_manifest
-from edge.evaluation.metrics import score
 from edge.inference.registry import DEFAULT_MODELS_DIR, ModelError, ModelRegistry
 from edge.labels import canonical
 
@@ -57,6 +56,8 @@ def _run_eval(args: argparse.Namespace) -> int:
         from edge.evaluation.voice_eval import run_voice_eval
 
         truth, predicted, extra = run_voice_eval(spec, model, manifest.items, allowed)
+    from edge.evaluation.metrics import score  # scikit-learn: seconds to import, so late
+
     result = score(truth, predicted, allowed).as_json()
     skipped = manifest.skipped + extra.pop("skipped")
     result |= {"n_skipped": sum(skipped.values()), "skipped": dict(skipped), **extra}

@@ -5,7 +5,7 @@ expression only on faces that pass the quality gate; the rest become `unknown` r
 with their reason, so staff and analytics see why nothing was scored.
 """
 
-from edge.face.detector import FaceDetector
+from edge.face.detector import FaceDetectionStage
 from edge.face.expression import FaceExpressionModel
 from edge.face.landmarks import FaceLandmarker
 from edge.face.quality import QualityGate
@@ -18,7 +18,7 @@ class FacePath:
 
     def __init__(
         self,
-        detector: FaceDetector,
+        detector: FaceDetectionStage,
         tracker: FaceTracker,
         quality: QualityGate,
         expression: FaceExpressionModel,

@@ -13,6 +13,7 @@ from edge.app import EdgeService
 from edge.consent.ledger import ConsentLedger
 from edge.events.base import Payload
 from edge.events.topics import Leaf
+from edge.mood.baseline import BaselineSketch
 from edge.mood.engine import (
     AlertUpdate,
     ConsentUpdate,
@@ -35,8 +36,10 @@ class OutputPublisher:
         ledger: ConsentLedger,
         wall_clock: Callable[[], float],
         events_file: Path | None = None,
+        baseline: tuple[BaselineSketch, Path] | None = None,
     ) -> None:
         self._service, self._ledger, self._clock = service, ledger, wall_clock
+        self._baseline = baseline
         self._events: IO[str] | None = (
             events_file.open("a", encoding="utf-8") if events_file else None
         )
@@ -54,6 +57,9 @@ class OutputPublisher:
             else:
                 self._service.emit(leaf, payload)
             self.published[leaf.value] = self.published.get(leaf.value, 0) + 1
+            if isinstance(output, InteractionEnded) and self._baseline is not None:
+                # The site's learned baseline survives restarts; saved once per interaction.
+                self._baseline[0].save(self._baseline[1])
             if self._events is not None:
                 self._events.write(payload.to_json().decode("utf-8") + "\n")
         if self._events is not None:
