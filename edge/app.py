@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from edge import __version__
 from edge.commands.auth import CommandAuthenticator
@@ -24,6 +24,7 @@ from edge.events.state_payloads import (
     InfoPayload,
     MqttHealth,
     OutboxHealth,
+    SourceHealth,
     StatusPayload,
 )
 from edge.events.topics import Leaf, Topics
@@ -34,6 +35,15 @@ from edge.publish.publisher import DurablePublisher
 from edge.system_metrics import cpu_temperature_c, rss_mb
 
 logger = logging.getLogger(__name__)
+
+
+class HealthReporter(Protocol):
+    """Anything that reports a capture source's health."""
+
+    def health(self) -> SourceHealth:
+        """State, rate and drops."""
+        ...
+
 
 SHUTDOWN_TIMEOUT_S = 5.0
 
@@ -80,6 +90,8 @@ class EdgeService:
             self.publisher.publish_transient,
             wall_clock,
         )
+        self.sources: list[HealthReporter] = []
+        """Capture sources whose health goes into `health` (added by the pipeline)."""
         self.link: MqttLink | None = None
         if config.mqtt.host is not None:
             self.link = MqttLink(
@@ -135,7 +147,7 @@ class EdgeService:
                 accepted_total=self.commands.accepted_total,
                 refused_total=self.commands.refused_total,
             ),
-            sources=[],
+            sources=[source.health() for source in self.sources],
             cpu_temperature_c=cpu_temperature_c(),
             rss_mb=rss_mb(),
         )
@@ -189,12 +201,16 @@ class EdgeService:
         self.link.start()
 
     def run(self, stop: threading.Event) -> None:
-        """Run until `stop` is set: health on its interval, then a clean shutdown."""
+        """Start, serve until `stop` is set, then shut down cleanly."""
         self.start()
+        self.serve(stop)
+        self.shutdown()
+
+    def serve(self, stop: threading.Event) -> None:
+        """Publish health on its interval until `stop` is set (the service is started)."""
         logger.info("moodsense-edge %s running as %s", __version__, self.topics.base)
         while not stop.wait(self.config.health.interval_s):
             self.publish_health()
-        self.shutdown()
 
     def shutdown(self) -> None:
         """Deliver what we can, leave the rest on disk, say `offline`, disconnect."""

@@ -1,0 +1,71 @@
+"""The live service: MQTT presence plus the pipeline on the kiosk's camera and microphone.
+
+A kiosk without a camera or microphone says so in the log and in `health` (the source stays
+`reopening` and is retried with backoff) and keeps running: devices get plugged in late.
+"""
+
+import logging
+import threading
+
+from edge.app import EdgeService
+from edge.capture.base import AudioSource, VideoSource
+from edge.config import EdgeConfig, Secrets
+from edge.pipeline.build import build_runner
+from edge.pipeline.runner import Sources
+
+logger = logging.getLogger(__name__)
+
+JOIN_TIMEOUT_S = 5.0
+DEVICE_GRACE_S = 3.0
+
+
+def open_live_sources(config: EdgeConfig) -> Sources:
+    """Start the configured devices; each one retries by itself until it appears."""
+    video: VideoSource | None = None
+    audio: AudioSource | None = None
+    if config.inputs.camera:
+        from edge.capture.video import CameraSource
+
+        video = CameraSource(config.camera)
+    else:
+        logger.info("Camera disabled (inputs.camera: false): no face sensing")
+    if config.inputs.microphone:
+        from edge.capture.audio import MicrophoneSource
+
+        audio = MicrophoneSource(config.audio)
+    else:
+        logger.info("Microphone disabled (inputs.microphone: false): no voice sensing")
+    return Sources(video=video, audio=audio)
+
+
+def _report_missing(sources: Sources) -> None:
+    """Say plainly which device is not there (called after a grace period; they retry)."""
+    for source in (sources.video, sources.audio):
+        if source is not None and source.health().state != "ok":
+            logger.warning(
+                "No %s found yet (%s): sensing from it is off until it appears; retrying",
+                source.health().kind,
+                source.health().name,
+            )
+
+
+def run_live(config: EdgeConfig, secrets: Secrets, stop: threading.Event) -> None:
+    """Run until `stop`: build everything (model errors raise before anything starts)."""
+    service = EdgeService(config, secrets)
+    runner, publisher = build_runner(
+        config, service, face=config.inputs.camera, voice=config.inputs.microphone
+    )
+    sources = open_live_sources(config)
+    service.sources += [s for s in (sources.video, sources.audio) if s is not None]
+    service.start()
+    pipeline = threading.Thread(target=runner.run_live, args=(sources, stop), name="pipeline")
+    pipeline.start()
+    if not stop.wait(DEVICE_GRACE_S):
+        _report_missing(sources)
+    service.serve(stop)
+    pipeline.join(JOIN_TIMEOUT_S)
+    for source in (sources.video, sources.audio):
+        if source is not None:
+            source.close()
+    publisher.close()
+    service.shutdown()
