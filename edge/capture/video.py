@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 import cv2
 
+from edge.capture.backoff import Backoff
 from edge.capture.rate import RateMeter
 from edge.config.camera import CameraConfig
 from edge.events.state_payloads import SourceHealth
@@ -130,7 +131,7 @@ class CameraSource:
         self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        delay_s = self._config.reopen_min_s
+        backoff = Backoff(self._config.reopen_min_s, self._config.reopen_max_s)
         attempts = 0
         while not self._stop.is_set():
             device = self._open()
@@ -138,11 +139,11 @@ class CameraSource:
                 attempts += 1
                 if attempts == 1:
                     logger.warning("Camera %s unavailable; retrying with backoff", self._name)
-                self._stop.wait(delay_s)
-                delay_s = min(delay_s * 2, self._config.reopen_max_s)
+                self._stop.wait(backoff.next_delay_s())
                 continue
             logger.info("Camera %s opened after %d failed attempts", self._name, attempts)
-            attempts, delay_s = 0, self._config.reopen_min_s
+            attempts = 0
+            backoff.reset()
             try:
                 self._grab_until_lost(device)
             except Exception:
@@ -154,7 +155,7 @@ class CameraSource:
                 with self._cond:
                     self._state = "reopening"
                 logger.warning("Camera %s lost; reopening", self._name)
-                self._stop.wait(delay_s)
+                self._stop.wait(backoff.next_delay_s())
 
     def _open(self) -> CaptureDevice | None:
         try:

@@ -4,10 +4,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge.config.base import StrictModel
+from edge.config.base import DeviceReopen, StrictModel
 
 
-class AudioConfig(StrictModel):
+class AudioConfig(DeviceReopen):
     """Microphone capture: always delivered as 16 kHz mono float32 chunks."""
 
     device: str | int | None = Field(
@@ -27,24 +27,12 @@ class AudioConfig(StrictModel):
         description="Audio held while the pipeline is busy, seconds; older chunks are dropped "
         "and counted beyond it.",
     )
-    reopen_min_s: float = Field(
-        default=0.5, gt=0, le=60, description="First delay before reopening a lost device, s."
-    )
-    reopen_max_s: float = Field(
-        default=30.0, gt=0, le=3600, description="Longest delay between reopen attempts, s."
-    )
     stall_timeout_s: float = Field(
         default=3.0,
         gt=0,
         le=60,
         description="No audio from an open stream for this long means the device is gone, s.",
     )
-
-    @model_validator(mode="after")
-    def _min_below_max(self) -> "AudioConfig":
-        if self.reopen_min_s > self.reopen_max_s:
-            raise ValueError("reopen_min_s must not exceed reopen_max_s")
-        return self
 
 
 class VadConfig(StrictModel):

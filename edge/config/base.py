@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Keys that look like inline secrets: refused with a pointer to the file-based way.
 _SECRET_KEYS = frozenset(
@@ -27,3 +27,20 @@ class StrictModel(BaseModel):
                         "it as a systemd credential (see docs/configuration.md)"
                     )
         return data
+
+
+class DeviceReopen(StrictModel):
+    """How a lost capture device (microphone, camera) is reopened: exponential backoff."""
+
+    reopen_min_s: float = Field(
+        default=0.5, gt=0, le=60, description="First delay before reopening a lost device, s."
+    )
+    reopen_max_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Longest delay between reopen attempts, s."
+    )
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> "DeviceReopen":
+        if self.reopen_min_s > self.reopen_max_s:
+            raise ValueError("reopen_min_s must not exceed reopen_max_s")
+        return self

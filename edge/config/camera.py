@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge.config.base import StrictModel
+from edge.config.base import DeviceReopen, StrictModel
 
 
-class CameraConfig(StrictModel):
+class CameraConfig(DeviceReopen):
     """The live camera: which device, at what size and rate, and how to recover when it goes."""
 
     device: int | str = Field(
@@ -21,24 +21,12 @@ class CameraConfig(StrictModel):
     width: int = Field(default=640, ge=160, le=3840, description="Requested frame width, px.")
     height: int = Field(default=480, ge=120, le=2160, description="Requested frame height, px.")
     fps: float = Field(default=15.0, gt=0, le=120, description="Requested frame rate, Hz.")
-    reopen_min_s: float = Field(
-        default=0.5, gt=0, le=60, description="First wait before reopening a lost camera, s."
-    )
-    reopen_max_s: float = Field(
-        default=30.0, gt=0, le=600, description="Longest wait between reopen attempts, s."
-    )
     stale_after_s: float = Field(
         default=3.0,
         gt=0,
         le=60,
         description="A camera that delivers no frame for this long is treated as lost, s.",
     )
-
-    @model_validator(mode="after")
-    def _backoff_ordered(self) -> "CameraConfig":
-        if self.reopen_max_s < self.reopen_min_s:
-            raise ValueError("reopen_max_s must be at least reopen_min_s")
-        return self
 
 
 class FaceConfig(StrictModel):
