@@ -37,6 +37,9 @@ N_MELS = 64
 FMIN = 50.0
 FMAX = 8_000.0
 TOP_DB = 80.0
+# "scalar": subtract the window's scalar mean; "band": subtract each mel band's mean over the
+# window (cepstral-mean-style, removes the speaker's / microphone's long-term spectral envelope).
+NORM_MODE = "scalar"
 WINDOW_FRAMES = 250
 WINDOW_HOP_FRAMES = 125
 WINDOW_SECONDS = WINDOW_FRAMES * HOP_LENGTH / SAMPLE_RATE
@@ -92,13 +95,15 @@ def normalise_window(frames: np.ndarray) -> np.ndarray:
     """
     frames = np.asarray(frames, dtype=np.float32)[:WINDOW_FRAMES]
     clamped = np.maximum(frames, frames.max() - TOP_DB)
-    mean = clamped.mean()
-    std = clamped.std() + 1e-5
+    band = NORM_MODE == "band"
+    mean = clamped.mean(axis=0, keepdims=True) if band else clamped.mean()
+    std = (clamped - mean).std() + 1e-5
     normed = (clamped - mean) / std
     if normed.shape[0] < WINDOW_FRAMES:
-        floor = (frames.max() - TOP_DB - mean) / std
-        floor = min(floor, float(normed.min()))
-        pad = np.full((WINDOW_FRAMES - normed.shape[0], N_MELS), floor, dtype=np.float32)
+        floor = np.minimum(
+            (frames.max() - TOP_DB - mean) / std, normed.min(axis=0 if band else None)
+        )
+        pad = np.broadcast_to(floor, (WINDOW_FRAMES - normed.shape[0], N_MELS))
         normed = np.concatenate([normed, pad], axis=0)
     return normed.astype(np.float32)
 

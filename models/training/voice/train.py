@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.training.voice import features
 from models.training.voice.cache import FeatureSet, build_cache, load_set
 from models.training.voice.data import LABELS, Clip, all_clips
 from models.training.voice.features import WINDOW_FRAMES, normalise_window
@@ -37,6 +38,7 @@ class TrainConfig:
     seed: int = 1337
     cache_dir: Path = DEFAULT_CACHE
     arch: str = "conv1d"
+    norm: str = "scalar"
 
     @property
     def feature_dir(self) -> Path:
@@ -46,7 +48,8 @@ class TrainConfig:
     @property
     def run_dir(self) -> Path:
         """Checkpoint directory for this run."""
-        return self.cache_dir / f"run_{self.arch}_e{self.epochs}_seed{self.seed}"
+        norm = "" if self.norm == "scalar" else f"_{self.norm}"
+        return self.cache_dir / f"run_{self.arch}{norm}_e{self.epochs}_seed{self.seed}"
 
 
 def sample_weights(clips: list[Clip], train_ids: np.ndarray) -> np.ndarray:
@@ -268,9 +271,16 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--n-aug", type=int, default=TrainConfig.n_aug)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--norm", choices=("scalar", "band"), default=features.NORM_MODE)
     args = parser.parse_args(argv)
+    # The window normalisation is a module setting so the device function keeps one signature.
+    features.NORM_MODE = args.norm
     return TrainConfig(
-        epochs=args.epochs, seed=args.seed, n_aug=args.n_aug, cache_dir=args.cache_dir
+        epochs=args.epochs,
+        seed=args.seed,
+        n_aug=args.n_aug,
+        cache_dir=args.cache_dir,
+        norm=args.norm,
     )
 
 
