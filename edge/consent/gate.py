@@ -14,22 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
+from edge.events.base import ConsentMode, ConsentReason, ConsentSource, ConsentState
 from edge.events.ids import new_random_id
 
-ConsentState = Literal["none", "granted", "active", "paused"]
-ConsentMode = Literal["opt_in", "notice"]
-Reason = Literal[
-    "startup",
-    "granted",
-    "interaction_started",
-    "withdrawn",
-    "timeout",
-    "left",
-    "ended",
-    "staff_pause",
-    "staff_resume",
-]
-Source = Literal["kiosk", "staff", "mqtt", "system"]
+# The consent vocabulary is the wire contract's (consent/1), so the two cannot drift apart.
+Reason = ConsentReason
+Source = ConsentSource
 T = TypeVar("T")
 
 

@@ -30,6 +30,19 @@ Count = Annotated[int, Field(ge=0)]
 
 MoodState = Literal["calm", "positive", "frustrated", "upset", "unknown"]
 ConsentMode = Literal["opt_in", "notice"]
+ConsentState = Literal["none", "granted", "active", "paused"]
+ConsentReason = Literal[
+    "startup",
+    "granted",
+    "interaction_started",
+    "withdrawn",
+    "timeout",
+    "left",
+    "ended",
+    "staff_pause",
+    "staff_resume",
+]
+ConsentSource = Literal["kiosk", "staff", "mqtt", "system"]
 
 
 class WireModel(BaseModel):

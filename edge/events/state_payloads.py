@@ -7,6 +7,9 @@ from pydantic import Field
 from edge.events.base import (
     CoarseTime,
     ConsentMode,
+    ConsentReason,
+    ConsentSource,
+    ConsentState,
     Count,
     NonNegative,
     Payload,
@@ -50,21 +53,11 @@ class ConsentPayload(Payload):
     """Retained `consent`: the current consent state, with no personal data."""
 
     schema_name: Literal["consent/1"] = Field(default="consent/1", alias="schema")
-    state: Literal["none", "granted", "active", "paused"]
+    state: ConsentState
     mode: ConsentMode
     interaction_id: RandomId | None
-    reason: Literal[
-        "startup",
-        "granted",
-        "interaction_started",
-        "withdrawn",
-        "timeout",
-        "left",
-        "ended",
-        "staff_pause",
-        "staff_resume",
-    ]
-    source: Literal["kiosk", "staff", "mqtt", "system"]
+    reason: ConsentReason
+    source: ConsentSource
 
 
 class OutboxHealth(WireModel):

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edge.config.mood import EngineConfig
-from edge.consent.gate import ConsentChange, ConsentGate, ConsentMode, Source
+from edge.consent.gate import ConsentChange, ConsentGate, Source
+from edge.events.base import ConsentMode
 from edge.mood.alerts import AlertEngine, AlertEvent
 from edge.mood.baseline import BaselineSketch
 from edge.mood.customer import CustomerSelector
