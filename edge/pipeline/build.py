@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from edge.app import EdgeService
 from edge.calibration.profile import load_profile
 from edge.config import EdgeConfig, resolve_state_dir
@@ -28,6 +30,7 @@ from edge.pipeline.runner import PipelineRunner
 from edge.pipeline.voice_path import VoicePath
 from edge.voice.emotion import VoiceEmotionModel
 from edge.voice.vad import VoiceActivityDetector
+from edge.voice.warmup import warm_up
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +77,10 @@ def build_voice_path(config: EdgeConfig, registry: ModelRegistry) -> VoicePath:
     if config.vad.noise_floor_dbfs is None and profile is not None:
         vad.set_noise_floor_db(profile.settings.vad_noise_floor_dbfs)
     spec, model = registry.open("voice_emotion", config.models.num_threads)
-    return VoicePath(vad, VoiceEmotionModel(spec, model))
+    scorer = VoiceEmotionModel(spec, model)
+    warm_up()  # compile and load now, not when the first customer speaks
+    scorer.score(np.zeros(16000, dtype=np.float32))
+    return VoicePath(vad, scorer)
 
 
 def build_runner(

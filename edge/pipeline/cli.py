@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge.config import ConfigError, EdgeConfig, load_config, load_secrets
+from edge.config import ConfigError, EdgeConfig, load_config, load_secrets, resolve_state_dir
 from edge.events.ids import coarse_utc
 from edge.inference.registry import ModelError
 
@@ -61,9 +61,11 @@ def _open_sources(
 
 def _load(args: argparse.Namespace) -> EdgeConfig:
     from edge.logsetup import configure_logging
+    from edge.voice.warmup import use_numba_cache
 
     config = load_config(args.config)
     configure_logging(config.logging.level)
+    use_numba_cache(resolve_state_dir(config))
     return config
 
 
