@@ -208,6 +208,7 @@ def build_report(
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
         "epochs_planned": state["config"]["epochs"],
+        "schedule_changes": state.get("schedule_changes", []),
         "params": int(model.count_params()),
         "seconds_per_epoch": round(float(np.median(seconds)), 1),
         "training_command": state["command"],

@@ -77,6 +77,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="TF intra-op threads")
     parser.add_argument("--run-name", default=None, help="checkpoint folder name")
     parser.add_argument("--resume", action="store_true", help="continue from last checkpoint")
+    parser.add_argument(
+        "--reschedule",
+        action="store_true",
+        help="on --resume, accept a new --epochs: the one-cycle schedule is recomputed for it",
+    )
     parser.add_argument("--fresh", action="store_true", help="delete old checkpoints first")
     parser.add_argument("--no-export", action="store_true", help="train only")
     parser.add_argument("--smoke", action="store_true", help="1 short epoch on a tiny subset")
@@ -211,8 +216,29 @@ def prepare_checkpoints(
     if not args.resume:
         raise SystemExit(f"{checkpoints.folder} has a run; pass --resume or --fresh")
     if state["config"] != asdict(config):
-        raise SystemExit(f"config differs from the checkpointed run: {state['config']}")
+        _reschedule(state, config, command, allowed=args.reschedule)
     return checkpoints, state
+
+
+def _reschedule(state: dict[str, Any], config: Config, command: str, allowed: bool) -> None:
+    """Accept a changed epoch budget on resume (e.g. to meet a deadline), recording it.
+
+    Only ``epochs`` may change; the learning rate then follows the new one-cycle curve from the
+    current step, a small jump while the schedule is in its decay phase.
+    """
+    old = dict(state["config"])
+    if not allowed or old | {"epochs": config.epochs} != asdict(config):
+        raise SystemExit(f"config differs from the checkpointed run: {old}")
+    if config.epochs <= state["epoch"]:
+        raise SystemExit(f"run already has {state['epoch']} epochs")
+    logger.warning(
+        "epoch budget %d -> %d at epoch %d", old["epochs"], config.epochs, state["epoch"]
+    )
+    state.setdefault("schedule_changes", []).append(
+        {"at_epoch": state["epoch"], "from_epochs": old["epochs"], "to_epochs": config.epochs}
+    )
+    state["config"] = asdict(config)
+    state["command"] += f" ; resumed at epoch {state['epoch']} with: {command}"
 
 
 def fit(
