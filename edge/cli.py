@@ -12,6 +12,7 @@ from types import FrameType
 from edge import __version__
 from edge.config import ConfigError, EdgeConfig, load_config, load_secrets
 from edge.evaluation.cli import add_eval_parser
+from edge.pipeline.cli import add_pipeline_parsers
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -74,6 +75,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from edge.doctor import run_checks
+    from edge.logsetup import quiet_native_libraries
+
+    quiet_native_libraries()
+    try:
+        config = load_config(args.config)
+        load_secrets(config)
+    except ConfigError as error:
+        return _report(error)
+    findings = run_checks(config)
+    for finding in findings:
+        fix = f"  -> {finding.fix}" if finding.fix else ""
+        print(f"{finding.status.upper():<4} {finding.check:<12} {finding.detail}{fix}")
+    return 1 if any(f.status == "fail" for f in findings) else EXIT_OK
+
+
 def _cmd_models_verify(args: argparse.Namespace) -> int:
     from edge.inference.registry import DEFAULT_MODELS_DIR, ModelError, ModelRegistry
 
@@ -105,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     schema = config_commands.add_parser("schema", help="print the config JSON Schema")
     schema.set_defaults(func=_cmd_config_schema)
 
+    doctor = commands.add_parser("doctor", help="check devices, models, broker, calibration")
+    doctor.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+    doctor.set_defaults(func=_cmd_doctor)
+
     models = commands.add_parser("models", help="the TFLite models")
     models_commands = models.add_subparsers(dest="models_command", required=True)
     verify = models_commands.add_parser("verify", help="check every model's sha256 (exit 2)")
@@ -112,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=_cmd_models_verify)
 
     add_eval_parser(commands)
+    add_pipeline_parsers(commands)
 
     contract = commands.add_parser("contract", help="the MQTT contract")
     contract_commands = contract.add_subparsers(dest="contract_command", required=True)
