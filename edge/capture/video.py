@@ -80,6 +80,7 @@ class CameraSource:
         self._state: _State = "reopening"
         self._rate = RateMeter()
         self._stop = threading.Event()
+        self._heartbeat = 0
         self._thread = threading.Thread(target=self._run, name=f"grab-{name}", daemon=True)
         self._thread.start()
 
@@ -93,6 +94,11 @@ class CameraSource:
         """Frames replaced by a newer one before they were read."""
         with self._cond:
             return self._dropped
+
+    @property
+    def heartbeat(self) -> int:
+        """Grows with every read or open attempt; stalls only if a driver call hangs."""
+        return self._heartbeat
 
     def read(self, timeout_s: float) -> VideoFrame | None:
         """The newest frame not yet read, waiting up to `timeout_s` seconds; else None."""
@@ -134,6 +140,7 @@ class CameraSource:
         backoff = Backoff(self._config.reopen_min_s, self._config.reopen_max_s)
         attempts = 0
         while not self._stop.is_set():
+            self._heartbeat += 1
             device = self._open()
             if device is None:
                 attempts += 1
@@ -179,6 +186,7 @@ class CameraSource:
         stale_ns = int(self._config.stale_after_s * 1e9)
         while not self._stop.is_set():
             ok, image = device.read()
+            self._heartbeat += 1
             now_ns = self._clock_ns()
             if ok and image is not None:
                 last_frame_ns = now_ns

@@ -8,10 +8,13 @@ import logging
 import threading
 
 from edge.app import EdgeService
+from edge.appliance.sdnotify import SystemdNotifier, watchdog_interval_s
+from edge.appliance.watchdog import Probe, ProgressWatchdog
 from edge.capture.base import AudioSource, VideoSource
+from edge.capture.video import CameraSource
 from edge.config import EdgeConfig, Secrets
 from edge.pipeline.build import build_runner
-from edge.pipeline.runner import Sources
+from edge.pipeline.runner import PipelineRunner, Sources
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +27,6 @@ def open_live_sources(config: EdgeConfig) -> Sources:
     video: VideoSource | None = None
     audio: AudioSource | None = None
     if config.inputs.camera:
-        from edge.capture.video import CameraSource
-
         video = CameraSource(config.camera)
     else:
         logger.info("Camera disabled (inputs.camera: false): no face sensing")
@@ -49,6 +50,22 @@ def _report_missing(sources: Sources) -> None:
             )
 
 
+def _start_watchdog(runner: PipelineRunner, sources: Sources) -> ProgressWatchdog | None:
+    """Tell systemd we are ready and feed its watchdog while the pipeline progresses."""
+    notifier = SystemdNotifier()
+    notifier.ready("running")
+    interval_s = watchdog_interval_s()
+    if interval_s is None:
+        return None
+    probes: dict[str, Probe] = {"pipeline": lambda: runner.iterations}
+    if isinstance(sources.video, CameraSource):
+        camera = sources.video
+        probes["camera"] = lambda: camera.heartbeat
+    watchdog = ProgressWatchdog(notifier, interval_s, probes)
+    watchdog.start()
+    return watchdog
+
+
 def run_live(config: EdgeConfig, secrets: Secrets, stop: threading.Event) -> None:
     """Run until `stop`: build everything (model errors raise before anything starts)."""
     service = EdgeService(config, secrets)
@@ -60,9 +77,13 @@ def run_live(config: EdgeConfig, secrets: Secrets, stop: threading.Event) -> Non
     service.start()
     pipeline = threading.Thread(target=runner.run_live, args=(sources, stop), name="pipeline")
     pipeline.start()
+    watchdog = _start_watchdog(runner, sources)
     if not stop.wait(DEVICE_GRACE_S):
         _report_missing(sources)
     service.serve(stop)
+    SystemdNotifier().stopping()
+    if watchdog is not None:
+        watchdog.stop()
     pipeline.join(JOIN_TIMEOUT_S)
     for source in (sources.video, sources.audio):
         if source is not None:

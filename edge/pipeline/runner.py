@@ -64,6 +64,8 @@ class PipelineRunner:
         self._face, self._voice = face, voice
         self._voices: list[VoiceReading] = []
         self.last_ts_s = 0.0
+        self.iterations = 0
+        """Live loop turns: the watchdog's proof that the pipeline is not stuck."""
         for stage in (face, voice):
             if stage is not None:
                 engine.gate.register(stage)
@@ -104,6 +106,7 @@ class PipelineRunner:
     def run_live(self, sources: Sources, stop: threading.Event) -> None:
         """Poll live sources until `stop`; sources recover from unplugging by themselves."""
         while not stop.is_set():
+            self.iterations += 1
             while sources.audio is not None:
                 chunk = sources.audio.read(0)
                 if chunk is None:

@@ -1,0 +1,1 @@
+"""Running as an appliance under systemd: readiness, watchdog, status."""
