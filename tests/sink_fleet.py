@@ -79,6 +79,12 @@ class SinkProcess:
 
     def start(self) -> "SinkProcess":
         """Start and wait until its shared subscription is granted."""
+        self.spawn()
+        self.wait_ready()
+        return self
+
+    def spawn(self) -> None:
+        """Start the process without waiting (start several, then `wait_ready` each)."""
         self.lines = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "edge.sink", "sink", "--config", str(self.config_file)],
@@ -88,8 +94,10 @@ class SinkProcess:
             text=True,
         )
         threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
-        wait_until(lambda: any("Subscribed" in line for line in self.lines), 30)
-        return self
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Wait for the sink's log line saying its subscription was granted."""
+        wait_until(lambda: any("Subscribed" in line for line in self.lines), timeout_s)
 
     def _read(self, process: subprocess.Popen[str]) -> None:
         assert process.stderr is not None

@@ -3,6 +3,9 @@ letters, idempotent writes, shared-subscription load sharing, and a sink killed 
 
 import os
 import pwd
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +23,15 @@ from tests import samples
 from tests.broker import HOST, Mosquitto
 from tests.collector import wait_until
 from tests.postgres import SERVER_USER, Postgres, find_bin_dir
-from tests.sink_fleet import SinkProcess, count, emit, sink_config, sink_settings, start_device
+from tests.sink_fleet import (
+    REPO,
+    SinkProcess,
+    count,
+    emit,
+    sink_config,
+    sink_settings,
+    start_device,
+)
 
 
 def _skip_reason() -> str | None:
@@ -215,7 +226,9 @@ def test_three_sinks_split_the_load_and_a_killed_one_loses_nothing(
     devices = [start_device(tmp_path, broker.port, "store-1", f"kiosk-{i}") for i in range(4)]
     try:
         for process in sinks:
-            process.start()
+            process.spawn()
+        for process in sinks:
+            process.wait_ready()
         sent: list[str] = []
         while_down: list[str] = []
         for step in range(8):
@@ -298,3 +311,48 @@ def test_sink_secrets_come_from_files_and_credentials(
     secrets = load_sink_secrets(SinkConfig(**sink_settings(1883, "host=db dbname=cx user=sink")))
     assert (secrets.mqtt.mqtt_password, secrets.db_password) == ("broker-pw", "db-pw")
     assert secrets.mqtt.command_key is None and "pw" not in repr(secrets)
+
+
+def test_the_dashboard_queries_in_the_docs_run_on_real_rows(
+    broker: Mosquitto, sink: SinkService, dsn: str
+) -> None:
+    """Documented queries are what CX teams copy; they must match the schema."""
+    payloads = samples.event_payloads()
+    messages = [
+        (
+            f"moodsense/v1/{site}/kiosk-1/{p.model_dump(by_alias=True)['schema'].split('/')[0]}",
+            p.to_json(),
+        )
+        for site in ("store-1", "store-2")
+        for p in (payloads if site == "store-1" else samples.event_payloads())
+    ]
+    _publish_raw(broker.port, messages)
+    wait_until(lambda: sink.stats().received_total == len(messages), 20)
+    text = (REPO / "docs" / "sink.md").read_text()
+    queries = re.findall(r"```sql\n(.*?)```", text, flags=re.DOTALL)
+    assert len(queries) >= 6
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        results = [conn.execute(query.encode()).fetchall() for query in queries]
+    assert all(results[:4]), "alert, interaction and peak-end queries return rows"
+
+
+def test_the_sink_command_says_why_it_cannot_start_and_exits_non_zero(tmp_path: Path) -> None:
+    """Under systemd one clear line and the exit code are all an operator sees."""
+    bad = SinkProcess(tmp_path / "bad.yaml", sink_settings(1883, "host=db password=x"))
+    no_db = SinkProcess(
+        tmp_path / "no-db.yaml",
+        sink_settings(1883, "host=127.0.0.1 port=1 dbname=x user=y"),
+    )
+    results = [
+        subprocess.run(
+            [sys.executable, "-m", "edge.sink", "sink", "--config", str(p.config_file)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        for p in (bad, no_db)
+    ]
+    assert (results[0].returncode, results[1].returncode) == (2, 1)
+    assert "database.dsn: must not contain a password" in results[0].stderr
+    assert results[1].stderr.count("\n") == 1 and "cannot start: database" in results[1].stderr

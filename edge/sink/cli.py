@@ -32,7 +32,6 @@ def _cmd_sink(args: argparse.Namespace) -> int:
     except ImportError:
         print(f"cannot start: {INSTALL_HINT}", file=sys.stderr)
         return EXIT_CONFIG
-    from edge.cli import _report
     from edge.config import ConfigError
     from edge.logsetup import configure_logging
     from edge.sink.config import load_sink_config, load_sink_secrets
@@ -42,7 +41,10 @@ def _cmd_sink(args: argparse.Namespace) -> int:
         config = load_sink_config(args.config)
         secrets = load_sink_secrets(config)
     except ConfigError as error:
-        return _report(error)
+        # Same format as `moodsense config check`; edge.cli is not imported (it pulls numpy).
+        print(f"invalid configuration ({error.source}):", file=sys.stderr)
+        print("\n".join(f"  {problem}" for problem in error.problems), file=sys.stderr)
+        return EXIT_CONFIG
     configure_logging(config.logging.level)
     stop = threading.Event()
 
@@ -53,8 +55,9 @@ def _cmd_sink(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     try:
         SinkService(config, secrets).run(stop)
-    except psycopg.OperationalError as error:
-        # One line for journald; systemd's Restart= tries again.
-        print(f"cannot start: database unreachable: {error}".strip(), file=sys.stderr)
+    except psycopg.Error as error:
+        # One line for journald (unreachable, refused login, failed migration); systemd's
+        # Restart= tries again.
+        print("cannot start: database:", " ".join(str(error).split()), file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

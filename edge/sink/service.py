@@ -22,7 +22,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.publish.mqtt_link import _tls_context
 from edge.sink.config import SinkConfig, SinkSecrets
 from edge.sink.store import DeadLetter, EventStore, ValidMessage, WriteResult
-from edge.sink.validate import Accepted, ContractValidator
+from edge.sink.validate import Accepted, ContractValidator, Rejected
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ class SinkService:
         self._queue: queue.Queue[Inbound] = queue.Queue()
         self._counters = _Counters()
         self._generation = 0
+        self._generation_lock = threading.Lock()
         self._draining = False
         self._stopping = threading.Event()
         self.subscribed = threading.Event()
@@ -147,7 +148,8 @@ class SinkService:
         # The broker may have this many unacknowledged messages out to us: room for a full
         # batch being written while the next one fills (Mosquitto honours it for MQTT v5).
         properties.ReceiveMaximum = min(65_535, max(20, 2 * self.config.batch_max))
-        assert mqtt_config.host is not None  # noqa: S101 (SinkConfig requires it)
+        if mqtt_config.host is None:
+            raise ValueError("the sink needs mqtt.host")  # SinkConfig already refuses this
         self._client.connect_async(
             mqtt_config.host,
             mqtt_config.port,
@@ -184,7 +186,8 @@ class SinkService:
         if rc.is_failure:
             logger.warning("Broker refused the connection: %s", rc)
             return
-        self._generation += 1
+        with self._generation_lock:
+            self._generation += 1
         logger.info("Connected to broker (session present: %s)", flags.session_present)
         client.subscribe(self.config.share_filter, qos=QOS)
 
@@ -192,7 +195,8 @@ class SinkService:
         self, _c: mqtt.Client, _u: Any, _f: mqtt.DisconnectFlags, rc: ReasonCode, _p: Any
     ) -> None:
         # Acks for messages of the old connection would hit unrelated ids on the next one.
-        self._generation += 1
+        with self._generation_lock:
+            self._generation += 1
         self.subscribed.clear()
         if not self._draining:
             logger.warning("Disconnected from broker: %s; reconnecting", rc)
@@ -246,7 +250,11 @@ class SinkService:
         valid: list[ValidMessage] = []
         dead: list[DeadLetter] = []
         for message in batch:
-            verdict = self._validator.check(message.topic, message.payload)
+            try:
+                verdict = self._validator.check(message.topic, message.payload)
+            except Exception as exc:  # a validator bug must not stop the fleet's ingestion
+                logger.exception("Validating a message on %s failed", message.topic)
+                verdict = Rejected(f"sink error while validating: {exc!r}"[:500])
             if isinstance(verdict, Accepted):
                 valid.append(ValidMessage(message.topic, message.payload, verdict))
             else:
@@ -278,7 +286,7 @@ class SinkService:
 
     def _ack(self, batch: list[Inbound]) -> None:
         """PUBACK, in arrival order (MQTT requires it), for messages of this connection."""
-        generation = self._generation
-        for message in batch:
-            if message.qos > 0 and message.generation == generation:
-                self._client.ack(message.mid, message.qos)
+        with self._generation_lock:  # no reconnect between the check and the acks
+            for message in batch:
+                if message.qos > 0 and message.generation == self._generation:
+                    self._client.ack(message.mid, message.qos)
