@@ -28,6 +28,20 @@ def find_bin_dir() -> Path | None:
     return Path(found).parent if found else None
 
 
+def unavailable_reason() -> str | None:
+    """Why no test server can be started here, or None when one can."""
+    if find_bin_dir() is None:
+        return (
+            "PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt install postgresql"
+        )
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            return f"running as root and no '{SERVER_USER}' user to run PostgreSQL as"
+    return None
+
+
 @dataclass
 class Postgres:
     """One server. `durable=False` turns fsync off: fine for tests, not for benchmarks."""

@@ -8,14 +8,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import psycopg
 import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.app import EdgeService
 from edge.config import load_secrets
 from edge.events.base import Payload
 from edge.events.topics import Leaf
 from edge.sink.config import SinkConfig
+from tests import samples
 from tests.broker import HOST
 from tests.collector import wait_until
 from tests.conftest import make_config
@@ -66,6 +69,28 @@ def count(dsn: str, query: str, *params: object) -> int:
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(query.encode(), params).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
+
+
+def publish_raw(port: int, messages: list[tuple[str, bytes]]) -> None:
+    """Publish exactly these bytes at QoS 1 (what a buggy or hostile client could send)."""
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect(HOST, port)
+    client.loop_start()
+    for topic, payload in messages:
+        client.publish(topic, payload, qos=1).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+
+
+def emit_round(devices: list[EdgeService], per_device: int) -> list[str]:
+    """Each device emits `per_device` mood events; returns their ids."""
+    ids: list[str] = []
+    for device in devices:
+        for i in range(per_device):
+            payload = samples.mood(t_rel_s=float(i))
+            emit(device, payload)
+            ids.append(payload.id)
+    return ids
 
 
 class SinkProcess:

@@ -1,8 +1,6 @@
 """The fleet sink against a real Mosquitto and a real PostgreSQL: contract validation, dead
 letters, idempotent writes, shared-subscription load sharing, and a sink killed mid-run."""
 
-import os
-import pwd
 import re
 import subprocess
 import sys
@@ -10,47 +8,34 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
-from edge.app import EdgeService
 from edge.sink.config import SinkConfig, load_sink_secrets
 from edge.sink.service import SinkService
 from tests import samples
 from tests.broker import HOST, Mosquitto
 from tests.collector import wait_until
-from tests.postgres import SERVER_USER, Postgres, find_bin_dir
+from tests.postgres import Postgres, find_bin_dir, unavailable_reason
 from tests.sink_fleet import (
     REPO,
     SinkProcess,
     count,
     emit,
+    emit_round,
+    publish_raw,
     sink_config,
     sink_settings,
     start_device,
 )
-
-
-def _skip_reason() -> str | None:
-    if find_bin_dir() is None:
-        return (
-            "PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt install postgresql"
-        )
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam(SERVER_USER)
-        except KeyError:
-            return f"running as root and no '{SERVER_USER}' user to run PostgreSQL as"
-    return None
+from tests.test_tls import ca, tls_broker  # noqa: F401 (fixtures shared with the TLS tests)
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     """One PostgreSQL server for the session; each test gets its own database."""
-    reason = _skip_reason()
+    reason = unavailable_reason()
     if reason is not None:
         pytest.skip(reason)
     bin_dir = find_bin_dir()
@@ -79,17 +64,6 @@ def sink(broker: Mosquitto, dsn: str) -> Iterator[SinkService]:
     wait_until(service.subscribed.is_set, 10)
     yield service
     service.stop()
-
-
-def _publish_raw(port: int, messages: list[tuple[str, bytes]]) -> None:
-    """Publish exactly these bytes at QoS 1 (what a buggy or hostile client could send)."""
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.connect(HOST, port)
-    client.loop_start()
-    for topic, payload in messages:
-        client.publish(topic, payload, qos=1).wait_for_publish(10)
-    client.disconnect()
-    client.loop_stop()
 
 
 def test_every_payload_type_from_a_real_device_lands_once_in_its_table(
@@ -143,7 +117,7 @@ def test_an_event_delivered_twice_is_stored_once(
     alert_payload = next(p for p in alert if p.model_dump(by_alias=True)["schema"] == "alert/1")
     base = "moodsense/v1/store-7/kiosk-3"
     twice = [(f"{base}/mood", mood.to_json()), (f"{base}/alert", alert_payload.to_json())] * 2
-    _publish_raw(broker.port, twice)
+    publish_raw(broker.port, twice)
     wait_until(lambda: sink.stats().received_total == 4, 10)
     assert count(dsn, "SELECT count(*) FROM mood_events WHERE id = %s", mood.id) == 1
     assert count(dsn, "SELECT count(*) FROM alerts WHERE id = %s", alert_payload.id) == 1
@@ -169,7 +143,7 @@ def test_invalid_payloads_become_dead_letters_and_the_sink_keeps_going(
         (f"{base}/mood", samples.mood().to_json().replace(b'"valence":-0.6', b'"valence":NaN')),
         ("moodsense/v1/store 7/kiosk-3/mood", samples.mood().to_json()),
     ]
-    _publish_raw(broker.port, [*bad, (f"{base}/mood", good.to_json())])
+    publish_raw(broker.port, [*bad, (f"{base}/mood", good.to_json())])
     wait_until(lambda: count(dsn, "SELECT count(*) FROM mood_events WHERE id = %s", good.id) == 1)
     wait_until(lambda: count(dsn, "SELECT count(*) FROM dead_letters") == len(bad))
     with psycopg.connect(dsn) as conn:
@@ -189,7 +163,7 @@ def test_mood_events_go_to_monthly_partitions_created_on_demand(
     """Months of mood samples must stay cheap to query and to drop."""
     times = ["2025-01-31T23:59:59Z", "2025-02-01T00:00:00Z", "2025-02-14T12:00:00Z"]
     events = [samples.mood().model_copy(update={"time": t}) for t in times]
-    _publish_raw(broker.port, [("moodsense/v1/s1/k1/mood", e.to_json()) for e in events])
+    publish_raw(broker.port, [("moodsense/v1/s1/k1/mood", e.to_json()) for e in events])
     wait_until(lambda: count(dsn, "SELECT count(*) FROM mood_events") == 3)
     assert count(dsn, "SELECT count(*) FROM mood_events_y2025m01") == 1
     assert count(dsn, "SELECT count(*) FROM mood_events_y2025m02") == 2
@@ -205,17 +179,6 @@ def _fleet_sinks(tmp_path: Path, port: int, dsn: str) -> list[SinkProcess]:
 
 
 STORED_BY_0 = "SELECT count(*) FROM mood_events WHERE sink = 'sink-0'"
-
-
-def _emit_round(devices: list[EdgeService], per_device: int) -> list[str]:
-    """Each device emits `per_device` mood events; returns their ids."""
-    ids: list[str] = []
-    for device in devices:
-        for i in range(per_device):
-            payload = samples.mood(t_rel_s=float(i))
-            emit(device, payload)
-            ids.append(payload.id)
-    return ids
 
 
 def test_three_sinks_split_the_load_and_a_killed_one_loses_nothing(
@@ -241,7 +204,7 @@ def test_three_sinks_split_the_load_and_a_killed_one_loses_nothing(
                 sinks[0].kill()
             if step == 6:
                 sinks[0].start()  # same client id: its broker session, held messages included
-            batch = _emit_round(devices, 25)
+            batch = emit_round(devices, 25)
             sent += batch
             if 2 <= step < 6:
                 while_down += batch
@@ -277,7 +240,7 @@ def test_while_the_database_is_unreachable_nothing_is_acknowledged_or_lost(
             b"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
         )
         events = [samples.mood() for _ in range(50)]
-        _publish_raw(broker.port, [("moodsense/v1/s1/k1/mood", e.to_json()) for e in events])
+        publish_raw(broker.port, [("moodsense/v1/s1/k1/mood", e.to_json()) for e in events])
         wait_until(lambda: sink.stats().write_failures_total >= 1, 10)
         assert sink.stats().stored_total == 0
         admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true".encode())
@@ -326,7 +289,7 @@ def test_the_dashboard_queries_in_the_docs_run_on_real_rows(
         for site in ("store-1", "store-2")
         for p in (payloads if site == "store-1" else samples.event_payloads())
     ]
-    _publish_raw(broker.port, messages)
+    publish_raw(broker.port, messages)
     wait_until(lambda: sink.stats().received_total == len(messages), 20)
     text = (REPO / "docs" / "sink.md").read_text()
     queries = re.findall(r"```sql\n(.*?)```", text, flags=re.DOTALL)
@@ -356,3 +319,22 @@ def test_the_sink_command_says_why_it_cannot_start_and_exits_non_zero(tmp_path: 
     assert (results[0].returncode, results[1].returncode) == (2, 1)
     assert "database.dsn: must not contain a password" in results[0].stderr
     assert results[1].stderr.count("\n") == 1 and "cannot start: database" in results[1].stderr
+
+
+def test_the_sink_reaches_the_broker_over_tls_verified_against_its_ca(
+    tls_broker: tuple[Mosquitto, int, Path],  # noqa: F811 (the imported fixture)
+    dsn: str,
+) -> None:
+    """Events cross the retailer's network to the backend too; same TLS rules as the device."""
+    broker, plain_port, ca_file = tls_broker
+    tls = {"host": HOST, "port": broker.port, "tls": {"enabled": True, "ca_file": str(ca_file)}}
+    config = sink_config(broker.port, dsn, mqtt=tls)
+    service = SinkService(config, load_sink_secrets(config))
+    service.start()
+    try:
+        wait_until(service.subscribed.is_set, 10)
+        event = samples.mood()
+        publish_raw(plain_port, [("moodsense/v1/s1/k1/mood", event.to_json())])
+        wait_until(lambda: count(dsn, "SELECT count(*) FROM mood_events") == 1)
+    finally:
+        service.stop()
