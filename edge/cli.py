@@ -147,5 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `moodsense` console script."""
     args = build_parser().parse_args(argv)
+    if args.command in ("run", "replay", "calibrate", "eval"):
+        from edge.native_threads import limit_native_threads
+
+        limit_native_threads()
     code: int = args.func(args)
     return code
