@@ -16,7 +16,7 @@ from edge.sink.config import SinkConfig, load_sink_secrets
 from edge.sink.service import SinkService
 from tests import samples
 from tests.broker import HOST, Mosquitto
-from tests.collector import wait_until
+from tests.collector import Collector, wait_until
 from tests.postgres import Postgres, find_bin_dir, unavailable_reason
 from tests.sink_fleet import (
     REPO,
@@ -338,3 +338,23 @@ def test_the_sink_reaches_the_broker_over_tls_verified_against_its_ca(
         wait_until(lambda: count(dsn, "SELECT count(*) FROM mood_events") == 1)
     finally:
         service.stop()
+
+
+def test_a_new_sink_fills_device_state_from_the_retained_status_and_info(
+    broker: Mosquitto, dsn: str, tmp_path: Path
+) -> None:
+    """A backend deployed after the kiosks must still know which ones are online."""
+    device = start_device(tmp_path, broker.port, "store-2", "kiosk-9")
+    watcher = Collector(broker.port, "moodsense/v1/store-2/kiosk-9/info")
+    watcher.wait_for(lambda m: len(m) == 1)  # retained at the broker now
+    watcher.close()
+    config = sink_config(broker.port, dsn)
+    service = SinkService(config, load_sink_secrets(config))
+    service.start()
+    try:
+        wait_until(lambda: count(dsn, "SELECT count(*) FROM device_state") == 2)
+        online = "SELECT count(*) FROM device_state WHERE payload->>'state' = 'online'"
+        assert count(dsn, online) == 1
+    finally:
+        service.stop()
+        device.shutdown()

@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.publish.mqtt_link import _tls_context
 from edge.sink.config import SinkConfig, SinkSecrets
@@ -189,7 +190,10 @@ class SinkService:
         with self._generation_lock:
             self._generation += 1
         logger.info("Connected to broker (session present: %s)", flags.session_present)
-        client.subscribe(self.config.share_filter, qos=QOS)
+        # Retain handling 1: the retained state of every device on a sink's first subscribe
+        # (fills device_state), not again on each reconnect of the same session.
+        options = SubscribeOptions(qos=QOS, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        client.subscribe(self.config.share_filter, options=options)
 
     def _on_disconnect(
         self, _c: mqtt.Client, _u: Any, _f: mqtt.DisconnectFlags, rc: ReasonCode, _p: Any

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from edge.sink.migrations import apply_migrations
+from edge.sink.migrate import apply_migrations
 from edge.sink.rows import DEAD_LETTER_SQL, MOOD_SQL, Row, row_for
 from edge.sink.validate import Accepted
 
