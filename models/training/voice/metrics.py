@@ -101,8 +101,21 @@ def reports_by_corpus(
     """``corpus_report`` for each corpus among the clips ``ids`` (rows of ``probs``)."""
     corpora = np.array([clips[i].corpus for i in ids])
     originals = np.array([clips[i].original for i in ids])
-    return {
-        corpus: corpus_report(originals[corpora == corpus], probs[corpora == corpus], corpus)
-        for corpus in ("ravdess", "nemo")
-        if np.any(corpora == corpus)
-    }
+    speakers = np.array([clips[i].speaker for i in ids])
+    out = {}
+    for corpus in ("ravdess", "nemo"):
+        sel = corpora == corpus
+        if not np.any(sel):
+            continue
+        out[corpus] = corpus_report(originals[sel], probs[sel], corpus)
+        # Per speaker: shows whether a failure is one speaker or the whole corpus.
+        out[corpus]["per_speaker_uar"] = {
+            str(spk): _r(
+                balanced_accuracy_score(
+                    [TO_MODEL_LABEL[o] for o in originals[speakers == spk]],
+                    np.asarray(LABELS)[probs[speakers == spk].argmax(axis=1)],
+                )
+            )
+            for spk in sorted(set(speakers[sel]))
+        }
+    return out

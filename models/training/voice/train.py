@@ -39,6 +39,7 @@ class TrainConfig:
     cache_dir: Path = DEFAULT_CACHE
     arch: str = "conv1d"
     norm: str = "scalar"
+    mel_warp: float = 0.0
 
     @property
     def feature_dir(self) -> Path:
@@ -48,8 +49,9 @@ class TrainConfig:
     @property
     def run_dir(self) -> Path:
         """Checkpoint directory for this run."""
-        norm = "" if self.norm == "scalar" else f"_{self.norm}"
-        return self.cache_dir / f"run_{self.arch}{norm}_e{self.epochs}_seed{self.seed}"
+        tag = "" if self.norm == "scalar" else f"_{self.norm}"
+        tag += f"_warp{self.mel_warp:g}" if self.mel_warp > 0 else ""
+        return self.cache_dir / f"run_{self.arch}{tag}_e{self.epochs}_seed{self.seed}"
 
 
 def sample_weights(clips: list[Clip], train_ids: np.ndarray) -> np.ndarray:
@@ -123,7 +125,7 @@ class TrainBatches:
             def __getitem__(self, idx: int):
                 rng = np.random.default_rng([cfg.seed, self.epoch, idx])
                 ids = self.order[idx * cfg.batch_size : (idx + 1) * cfg.batch_size]
-                x = np.stack([_draw(variants[i], rng) for i in ids])[..., None]
+                x = np.stack([_draw(variants[i], rng, cfg.mel_warp) for i in ids])[..., None]
                 return x, keras.utils.to_categorical(labels[ids], len(LABELS)), weights[ids]
 
             def on_epoch_end(self) -> None:
@@ -133,10 +135,25 @@ class TrainBatches:
         return _Batches()
 
 
-def _draw(choices: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """Pick clean or one augmented copy uniformly, crop a window and SpecAugment it."""
+def mel_warp(window: np.ndarray, max_warp: float, rng: np.random.Generator) -> np.ndarray:
+    """Stretch the mel axis by a random factor in [1 - max_warp, 1 + max_warp] (VTLP-like).
+
+    Moves formants and pitch harmonics as a different vocal tract would, so the model sees more
+    "speakers" than the 22 it is trained on.
+    """
+    if max_warp <= 0:
+        return window
+    pos = np.clip(np.arange(window.shape[1]) * rng.uniform(1 - max_warp, 1 + max_warp), 0, None)
+    pos = np.minimum(pos, window.shape[1] - 1.001)
+    lo = pos.astype(int)
+    frac = (pos - lo).astype(np.float32)
+    return window[:, lo] * (1 - frac) + window[:, lo + 1] * frac
+
+
+def _draw(choices: list[np.ndarray], rng: np.random.Generator, max_warp: float = 0.0) -> np.ndarray:
+    """Pick clean or one augmented copy uniformly, crop a window, warp and SpecAugment it."""
     log_mel = choices[int(rng.integers(len(choices)))].astype(np.float32)
-    return spec_augment(random_window(log_mel, rng), rng)
+    return spec_augment(mel_warp(random_window(log_mel, rng), max_warp, rng), rng)
 
 
 def train_variants(
@@ -272,6 +289,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--n-aug", type=int, default=TrainConfig.n_aug)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--norm", choices=("scalar", "band"), default=features.NORM_MODE)
+    parser.add_argument("--mel-warp", type=float, default=TrainConfig.mel_warp)
     args = parser.parse_args(argv)
     # The window normalisation is a module setting so the device function keeps one signature.
     features.NORM_MODE = args.norm
@@ -281,6 +299,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         n_aug=args.n_aug,
         cache_dir=args.cache_dir,
         norm=args.norm,
+        mel_warp=args.mel_warp,
     )
 
 
