@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,8 +85,12 @@ def rig(broker: Mosquitto, tmp_path: Path) -> Iterator[Rig]:
     rig.close()
 
 
-def _start_rig(broker: Mosquitto, config: EdgeConfig) -> Rig:
+def _start_rig(
+    broker: Mosquitto, config: EdgeConfig, before_start: Callable[[EdgeService], None] | None = None
+) -> Rig:
     service = EdgeService(config, load_secrets(config))
+    if before_start is not None:
+        before_start(service)
     results = Collector(broker.port, f"{service.topics.base}/#")
     service.start()
     # info is published after the command subscription, so commands are heard from here on.

@@ -72,6 +72,12 @@ class CommandDispatcher:
         self.accepted_total = 0
         self.refused_total = 0
 
+    def register(self, spec: CommandSpec) -> None:
+        """Add a command (the pipeline adds consent, staff and ack) before the service starts."""
+        if spec.name in self._specs:
+            raise ValueError(f"command {spec.name!r} is already registered")
+        self._specs[spec.name] = spec
+
     @property
     def names(self) -> list[str]:
         """Accepted command names, sorted."""

@@ -24,6 +24,7 @@ from edge.face.tracker import FaceTracker
 from edge.inference.registry import ModelRegistry
 from edge.mood.baseline import BaselineSketch
 from edge.mood.engine import ConsentUpdate, MoodEngine
+from edge.pipeline.actions import KioskActions
 from edge.pipeline.face_path import FacePath
 from edge.pipeline.publishing import OutputPublisher
 from edge.pipeline.runner import PipelineRunner
@@ -83,15 +84,24 @@ def build_voice_path(config: EdgeConfig, registry: ModelRegistry) -> VoicePath:
     return VoicePath(vad, scorer)
 
 
-def build_runner(
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """The built pipeline: its loop, its publisher and the actions screens and commands use."""
+
+    runner: PipelineRunner
+    publisher: OutputPublisher
+    actions: KioskActions
+
+
+def build_pipeline(
     config: EdgeConfig,
     service: EdgeService,
     *,
     face: bool,
     voice: bool,
     events_file: Path | None = None,
-) -> tuple[PipelineRunner, OutputPublisher]:
-    """The whole pipeline around `service` (which publishes)."""
+) -> Pipeline:
+    """The whole pipeline around `service` (which publishes); registers its commands."""
     paths = StatePaths.of(config)
     gate = ConsentGate(
         mode=config.consent.mode,
@@ -108,13 +118,17 @@ def build_runner(
         baseline=(baseline, paths.baseline),
     )
     publisher.publish([_startup(gate)])
+    actions = KioskActions(engine, publisher)
+    for spec in actions.command_specs():
+        service.commands.register(spec)
     runner = PipelineRunner(
         engine,
         publisher,
         build_face_path(config, service.registry) if face else None,
         build_voice_path(config, service.registry) if voice else None,
+        lock=actions.lock,
     )
-    return runner, publisher
+    return Pipeline(runner, publisher, actions)
 
 
 def _startup(gate: ConsentGate) -> ConsentUpdate:

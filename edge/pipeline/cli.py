@@ -71,7 +71,7 @@ def _load(args: argparse.Namespace) -> EdgeConfig:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from edge.app import EdgeService
-    from edge.pipeline.build import build_runner
+    from edge.pipeline.build import build_pipeline
     from edge.pipeline.runner import Sources
 
     if args.video is None and args.audio is None:
@@ -81,7 +81,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         config = _load(args)
         service = EdgeService(config, load_secrets(config))
         video, audio = _open_sources(args, args.realtime)
-        runner, publisher = build_runner(
+        pipeline = build_pipeline(
             config,
             service,
             face=video is not None,
@@ -91,6 +91,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     except (ConfigError, ModelError, OSError, ValueError) as error:
         print(f"replay: {error}", file=sys.stderr)
         return EXIT_USAGE
+    runner, publisher = pipeline.runner, pipeline.publisher
     service.start()
     if args.consent == "granted":
         publisher.publish(runner.engine.grant("kiosk", 0.0))

@@ -13,7 +13,7 @@ from edge.appliance.watchdog import Probe, ProgressWatchdog
 from edge.capture.base import AudioSource, VideoSource
 from edge.capture.video import CameraSource
 from edge.config import EdgeConfig, Secrets
-from edge.pipeline.build import build_runner
+from edge.pipeline.build import build_pipeline
 from edge.pipeline.runner import PipelineRunner, Sources
 
 logger = logging.getLogger(__name__)
@@ -69,14 +69,15 @@ def _start_watchdog(runner: PipelineRunner, sources: Sources) -> ProgressWatchdo
 def run_live(config: EdgeConfig, secrets: Secrets, stop: threading.Event) -> None:
     """Run until `stop`: build everything (model errors raise before anything starts)."""
     service = EdgeService(config, secrets)
-    runner, publisher = build_runner(
+    pipeline = build_pipeline(
         config, service, face=config.inputs.camera, voice=config.inputs.microphone
     )
+    runner, publisher = pipeline.runner, pipeline.publisher
     sources = open_live_sources(config)
     service.sources += [s for s in (sources.video, sources.audio) if s is not None]
     service.start()
-    pipeline = threading.Thread(target=runner.run_live, args=(sources, stop), name="pipeline")
-    pipeline.start()
+    loop = threading.Thread(target=runner.run_live, args=(sources, stop), name="pipeline")
+    loop.start()
     watchdog = _start_watchdog(runner, sources)
     if not stop.wait(DEVICE_GRACE_S):
         _report_missing(sources)
@@ -84,7 +85,7 @@ def run_live(config: EdgeConfig, secrets: Secrets, stop: threading.Event) -> Non
     SystemdNotifier().stopping()
     if watchdog is not None:
         watchdog.stop()
-    pipeline.join(JOIN_TIMEOUT_S)
+    loop.join(JOIN_TIMEOUT_S)
     for source in (sources.video, sources.audio):
         if source is not None:
             source.close()

@@ -59,8 +59,11 @@ class PipelineRunner:
         publisher: OutputPublisher,
         face: FacePath | None,
         voice: VoicePath | None,
+        lock: "threading.RLock | None" = None,
     ) -> None:
         self.engine, self._publisher = engine, publisher
+        # Actions from screens and commands change the engine from other threads.
+        self._lock = lock or threading.RLock()
         self._face, self._voice = face, voice
         self._voices: list[VoiceReading] = []
         self.last_ts_s = 0.0
@@ -88,7 +91,13 @@ class PipelineRunner:
 
     def _step(self, now_s: float, faces: list[FaceReading]) -> None:
         voices, self._voices = self._voices, []
-        self._publisher.publish(self.engine.step(now_s, faces, voices))
+        with self._lock:
+            self._publisher.publish(self.engine.step(now_s, faces, voices))
+
+    def finish(self) -> None:
+        """End the interaction in progress (recording over, or the service stopping)."""
+        with self._lock:
+            self._publisher.publish(self.engine.finish(self.last_ts_s))
 
     def run_recordings(self, sources: Sources) -> None:
         """Replay both recordings to their end in capture-time order, then end the interaction."""
@@ -101,7 +110,7 @@ class PipelineRunner:
             elif frame is not None:
                 self.on_frame(frame)
                 frame = _next(video)
-        self._publisher.publish(self.engine.finish(self.last_ts_s))
+        self.finish()
 
     def run_live(self, sources: Sources, stop: threading.Event) -> None:
         """Poll live sources until `stop`; sources recover from unplugging by themselves."""
@@ -117,4 +126,4 @@ class PipelineRunner:
                 self.on_frame(frame)
             elif sources.video is None and sources.audio is None:
                 stop.wait(_LIVE_POLL_S)
-        self._publisher.publish(self.engine.finish(self.last_ts_s))
+        self.finish()
