@@ -40,10 +40,15 @@ class OutputPublisher:
     ) -> None:
         self._service, self._ledger, self._clock = service, ledger, wall_clock
         self._baseline = baseline
+        self._listeners: list[Callable[[Leaf, Payload], None]] = []
         self._events: IO[str] | None = (
             events_file.open("a", encoding="utf-8") if events_file else None
         )
         self.published: dict[str, int] = {}
+
+    def add_listener(self, listener: Callable[[Leaf, Payload], None]) -> None:
+        """Also hand every published payload to `listener` (local screens); it must not block."""
+        self._listeners.append(listener)
 
     def publish(self, outputs: list[Output]) -> None:
         """Publish every output in order."""
@@ -57,6 +62,8 @@ class OutputPublisher:
             else:
                 self._service.emit(leaf, payload)
             self.published[leaf.value] = self.published.get(leaf.value, 0) + 1
+            for listener in self._listeners:
+                listener(leaf, payload)
             if isinstance(output, InteractionEnded) and self._baseline is not None:
                 # The site's learned baseline survives restarts; saved once per interaction.
                 self._baseline[0].save(self._baseline[1])
