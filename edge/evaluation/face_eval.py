@@ -19,7 +19,7 @@ from edge.face.detector import FaceDetector
 from edge.face.expression import FaceExpressionModel
 from edge.inference.registry import ModelRegistry, ModelSpec
 from edge.inference.runtime import TfliteModel
-from edge.types import FaceBox, ImageArray, VideoFrame
+from edge.types import ImageArray, VideoFrame
 
 SMALL_IMAGE_PX = 160
 """Images up to this size (longer side) are treated as tight crops."""
@@ -42,6 +42,13 @@ def _with_context(gray_or_bgr: ImageArray) -> tuple[ImageArray, int]:
     border = image.shape[0] // 2
     padded = cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_REPLICATE)
     return np.asarray(padded, np.uint8), border
+
+
+def whole_image_crop(image: ImageArray, size: int) -> ImageArray:
+    """The whole (already tight) image as the model's gray input crop."""
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    interpolation = cv2.INTER_AREA if min(gray.shape[:2]) >= size else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(gray, (size, size), interpolation=interpolation), np.uint8)
 
 
 def predict_image(
@@ -67,9 +74,7 @@ def predict_image(
         counts.skipped["no_face"] += 1
         return None
     counts.whole_image += 1
-    height, width = image.shape[:2]
-    whole = FaceBox(0, 0, width, height, 1.0)
-    return model.process(VideoFrame(image, 0, 0), whole).probabilities
+    return model.score_crop(whole_image_crop(image, model.input_size)).probabilities
 
 
 def predictions(
