@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from pydantic import ValidationError
 
+from edge.events.ids import new_event_id
 from edge.sink.config import SinkConfig, load_sink_secrets
 from edge.sink.service import SinkService
 from tests import samples
@@ -358,3 +359,27 @@ def test_a_new_sink_fills_device_state_from_the_retained_status_and_info(
     finally:
         service.stop()
         device.shutdown()
+
+
+def test_a_row_the_database_refuses_is_dead_lettered_alone(
+    broker: Mosquitto, sink: SinkService, dsn: str
+) -> None:
+    """A schema-valid event PostgreSQL rejects must not block the events batched with it."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(b"ALTER TABLE alerts ADD CONSTRAINT no_poison CHECK (rule <> 'poison')")
+    alerts = [
+        p for p in samples.event_payloads() if p.model_dump(by_alias=True)["schema"] == "alert/1"
+    ]
+    poison = alerts[0].model_copy(update={"rule": "poison", "id": new_event_id()})
+    mood = samples.mood()
+    base = "moodsense/v1/s1/k1"
+    messages = [(f"{base}/alert", poison.to_json()), (f"{base}/mood", mood.to_json())]
+    messages += [(f"{base}/alert", alert.to_json()) for alert in alerts]
+    publish_raw(broker.port, messages)
+    wait_until(lambda: sink.stats().received_total == len(messages))
+    with psycopg.connect(dsn) as conn:
+        dead = conn.execute(b"SELECT payload, reason FROM dead_letters").fetchall()
+    assert [bytes(d[0]) for d in dead] == [poison.to_json()]
+    assert "refused by the database" in str(dead[0][1])
+    assert count(dsn, "SELECT count(*) FROM alerts") == len(alerts)
+    assert count(dsn, "SELECT count(*) FROM mood_events WHERE id = %s", mood.id) == 1

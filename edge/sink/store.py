@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from edge.sink.migrate import apply_migrations
-from edge.sink.rows import DEAD_LETTER_SQL, MOOD_SQL, Row, row_for
+from edge.sink.rows import DEAD_LETTER_SQL, Row, row_for
 from edge.sink.validate import Accepted
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class EventStore:
             connect_timeout=self._timeout_s,
             application_name=f"moodsense-sink {self.sink}"[:63],
         )
+        self._partitions.clear()  # a new connection may be a restored or failed-over database
         applied = apply_migrations(conn)
         if applied:
             logger.info("Database migrated: %s", ", ".join(applied))
@@ -121,9 +122,8 @@ class EventStore:
         """Store one batch of valid messages and dead letters in one transaction."""
         rows = [(message, row_for(message.event, self.sink)) for message in events]
         stored = [(message, row) for message, row in rows if row is not None]
-        for _topic, row in stored:
-            if row.sql == MOOD_SQL:
-                self.ensure_partition(*_month(str(row.params[1])))
+        for month in {_month(m.event.document["time"]) for m in events if m.event.kind == "mood"}:
+            self.ensure_partition(*month)
         try:
             with self.conn.transaction():
                 inserted, duplicates = self._insert_grouped([row for _t, row in stored])
