@@ -13,6 +13,7 @@ from edge import __version__
 from edge.config import ConfigError, EdgeConfig, load_config, load_secrets
 from edge.evaluation.cli import add_eval_parser
 from edge.pipeline.cli import add_pipeline_parsers
+from edge.sink.cli import add_sink_parser
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_parser(commands)
     add_pipeline_parsers(commands)
+    add_sink_parser(commands)
 
     contract = commands.add_parser("contract", help="the MQTT contract")
     contract_commands = contract.add_subparsers(dest="contract_command", required=True)

@@ -10,7 +10,8 @@ dev=0
 [[ "${1:-}" == "--dev" ]] && dev=1
 
 packages=(libportaudio2)            # sounddevice's native library
-(( dev )) && packages+=(mosquitto)  # the tests start their own broker instances
+# The tests start their own broker and database instances on free loopback ports.
+(( dev )) && packages+=(mosquitto postgresql)
 python3 -c "import ensurepip" 2>/dev/null || packages+=(python3-venv)
 
 missing=()
