@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.data_paths import fer_images
+from tests.data_paths import DATA, fer_images
 
 REPO = Path(__file__).resolve().parents[1]
 FER_BASELINE = REPO / "bench" / "baselines" / "fer"
@@ -71,3 +71,18 @@ def test_face_eval_restricts_scoring_and_argmax_to_the_given_labels(tmp_path: Pa
         "neutral",
     ]
     assert scores["n_scored"] == 24
+
+
+def test_voice_eval_maps_calm_and_skips_what_the_model_cannot_say(tmp_path: Path) -> None:
+    """RAVDESS's own labels (calm, disgust) must be mapped or skipped, and counted."""
+    names = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry"}
+    names |= {"06": "fearful", "07": "disgust", "08": "surprised"}
+    clips = sorted((DATA / "speech" / "ravdess" / "Actor_19").glob("*.flac"))[::3]
+    rows = ["path,label"] + [f"{c},{names[c.name.split('-')[2]]}" for c in clips]
+    (tmp_path / "eval.csv").write_text("\n".join(rows) + "\n")
+    scores = _eval("voice", tmp_path / "eval.csv", "--labels", "neutral,happy,sad,angry")
+    assert set(scores) >= KEYS
+    four = {"neutral", "calm", "happy", "sad", "angry"}
+    expected = sum(1 for c in clips if names[c.name.split("-")[2]] in four)
+    assert scores["n_scored"] == expected and scores["n_skipped"] == len(clips) - expected
+    assert scores["uar"] > 0.4  # chance is 0.25
