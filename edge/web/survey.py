@@ -1,0 +1,34 @@
+"""The post-interaction survey's answers ("How do you feel now?", five faces).
+
+The MQTT contract has no payload for a self-report yet, so answers go to a `SurveySink`;
+the live service can publish them once the contract has one (see docs/web.md).
+"""
+
+import logging
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+logger = logging.getLogger(__name__)
+
+
+class SurveyArgs(BaseModel):
+    """The kiosk's survey answer: 1 (very unhappy) .. 5 (very happy)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    answer: int = Field(ge=1, le=5)
+
+
+class SurveySink(Protocol):
+    """Where a self-reported answer goes, with the random id of the interaction it rates."""
+
+    def record(self, interaction_id: str, answer: int) -> None:
+        """Keep or send the answer; must not block for long (called off the event loop)."""
+
+
+class LogSurveySink:
+    """Until the contract carries self-reports: log them (no person in them, only a random id)."""
+
+    def record(self, interaction_id: str, answer: int) -> None:
+        """Log the answer at INFO."""
+        logger.info("Survey answer %d for interaction ...%s", answer, interaction_id[-6:])
