@@ -55,9 +55,11 @@ def _face_reading_as(label: str, model: FaceExpressionModel) -> Path:
     raise AssertionError(f"no FER2013 {label} face read as {label}")
 
 
-def _frames(faces: dict[str, Path], passer: Path) -> list[np.ndarray]:
-    frames, t = [], 0.0
-    for label, seconds in SCRIPT:
+def _frames(
+    faces: dict[str, Path], passer: Path, script: tuple[tuple[str, float], ...]
+) -> list[np.ndarray]:
+    frames = []
+    for label, seconds in script:
         for i in range(int(seconds * FPS)):
             placements = [Placement(faces[label], 200, 120, FACE_PX)]
             # A bystander walks past behind the customer during the angry part.
@@ -65,13 +67,12 @@ def _frames(faces: dict[str, Path], passer: Path) -> list[np.ndarray]:
                 x = int((i - 6 * FPS) / (4 * FPS) * 480)
                 placements.append(Placement(passer, x, 10, 140))
             frames.append(compose(placements))
-        t += seconds
     return frames
 
 
-def _audio() -> np.ndarray:
+def _audio(script: tuple[tuple[str, float], ...]) -> np.ndarray:
     parts = []
-    for label, seconds in SCRIPT:
+    for label, seconds in script:
         clips = sorted(
             (DATA / "speech" / "ravdess").glob(f"Actor_2[0-4]/03-01-{RAVDESS_CODE[label]}-*.flac")
         )
@@ -83,17 +84,19 @@ def _audio() -> np.ndarray:
     return np.concatenate(parts)
 
 
-def build_scenario(directory: Path, registry: ModelRegistry) -> Scenario:
+def build_scenario(
+    directory: Path, registry: ModelRegistry, script: tuple[tuple[str, float], ...] = SCRIPT
+) -> Scenario:
     """Write the scenario's video and audio into `directory`."""
     spec, model = registry.open("face_expression")
     expression = FaceExpressionModel(spec, model)
-    faces = {label: _face_reading_as(label, expression) for label, _s in SCRIPT}
+    faces = {label: _face_reading_as(label, expression) for label in {x for x, _s in script}}
     passer = fer_images("neutral", 80)[-1]
-    video = write_clip(directory / "scenario.avi", _frames(faces, passer), FPS)
+    video = write_clip(directory / "scenario.avi", _frames(faces, passer, script), FPS)
     audio = directory / "scenario.wav"
-    sf.write(audio, _audio(), RATE_HZ)
+    sf.write(audio, _audio(script), RATE_HZ)
     segments, start = [], 0.0
-    for label, seconds in SCRIPT:
+    for label, seconds in script:
         segments.append((label, start, start + seconds))
         start += seconds
     return Scenario(video, audio, tuple(segments))
