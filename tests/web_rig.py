@@ -27,7 +27,7 @@ from tests.conftest import make_config
 from tests.test_commands import _start_rig
 from tests.test_mood_pipeline_engine import STEP_S, engine, face
 
-TOKEN = "staff-token-0123456789abcdef"  # noqa: S105 - a test token
+TOKEN = "staff-token-0123456789abcdef"
 _NS = 1_000_000_000
 
 
@@ -75,7 +75,11 @@ class Kiosk:
         )
         self.actions = KioskActions(self.engine, self.publisher, now_mono_s=lambda: self.now_s)
         self.runner = PipelineRunner(
-            self.engine, self.publisher, self.faces, None, lock=self.actions.lock  # type: ignore[arg-type]
+            self.engine,
+            self.publisher,
+            self.faces,
+            None,
+            lock=self.actions.lock,  # type: ignore[arg-type]
         )
         self.hub = EventHub()
         self.publisher.add_listener(self.hub.listener)

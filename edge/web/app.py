@@ -89,6 +89,7 @@ def _pair(ctx: WebContext) -> Callable[[Request], Awaitable[Response]]:
         """Exchange the device token for a `SameSite=Strict`, HttpOnly session cookie."""
         wrong = ctx.catalogues[ctx.config.languages[0]]["pair.wrong"]
         if not same_origin(request):
+            logger.warning("Refused a cross-origin pairing attempt")
             return _page(ctx, request, "pair", status=403, error=html.escape(wrong))
         if ctx.pairing_limit.allow(request.client.host if request.client else "?") > 0:
             return _page(ctx, request, "pair", status=429, error=html.escape(wrong))
