@@ -187,6 +187,11 @@ class EventHub:
 
     # --- queries ---------------------------------------------------------------------------
 
+    def open_streams(self) -> int:
+        """How many streams are open (for tests and health)."""
+        with self._lock:
+            return len(self._subscriptions)
+
     def consent_state(self) -> str:
         """The last published consent state (`none` before the first)."""
         with self._lock:

@@ -1,0 +1,134 @@
+"""The web package's parts on their own: config, token, catalogues, the event hub."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from edge.config.loader import ConfigError
+from edge.events.topics import Leaf
+from edge.web.config import WebConfig
+from edge.web.hub import QUEUE_MAX, EventHub
+from edge.web.i18n import Templates, json_block, load_catalogues
+from edge.web.token import StaffToken, load_web_token
+from tests.web_rig import TOKEN, Kiosk
+
+
+def test_the_config_refuses_an_inline_token_and_half_a_tls_pair() -> None:
+    """Secrets never live in YAML; a certificate without its key would fail only at start."""
+    with pytest.raises(ValidationError, match="secret"):
+        WebConfig.model_validate({"token": TOKEN})
+    with pytest.raises(ValidationError, match="go together"):
+        WebConfig(tls_cert_file=Path("cert.pem"))
+    with pytest.raises(ValidationError, match="language"):
+        WebConfig(languages=["en", "../etc"])
+    assert WebConfig().host == "127.0.0.1"  # loopback unless the LAN is chosen explicitly
+
+
+def test_the_token_comes_from_its_file_or_the_systemd_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """systemd `LoadCredential=web_token` must work without naming a file in the config."""
+    assert load_web_token(WebConfig()) is None
+    (tmp_path / "web_token").write_text(TOKEN + "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert load_web_token(WebConfig()) == TOKEN
+    short = tmp_path / "short"
+    short.write_text("1234")
+    with pytest.raises(ConfigError, match="at least 16"):
+        load_web_token(WebConfig(token_file=short))
+
+
+def test_the_session_cookie_is_not_the_token() -> None:
+    """A cookie read off a tablet must not reveal the token that pairs new ones."""
+    token = StaffToken(TOKEN)
+    assert token.check_session(token.session()) and not token.check_session(TOKEN)
+    assert token.check_token(TOKEN) and not token.check_token(token.session())
+
+
+def test_every_language_has_every_text_the_pages_use() -> None:
+    """A missing translation would show a raw key to a customer."""
+    shipped = load_catalogues(["en", "nl"], None)
+    templates = Templates()
+    for page in ("kiosk", "staff", "pair", "refused"):
+        needed = templates.placeholders(page) - {"lang", "lang_links", "messages_json", "error"}
+        for lang, messages in shipped.items():
+            assert needed <= messages.keys(), (page, lang)
+    english = json.loads((Path("edge/web/i18n/en.json")).read_text())
+    dutch = json.loads((Path("edge/web/i18n/nl.json")).read_text())
+    assert english.keys() == dutch.keys()
+
+
+def test_operators_can_override_texts_per_language(tmp_path: Path) -> None:
+    """Sites word their notice themselves (legal review); only the changed keys are needed."""
+    (tmp_path / "nl.json").write_text(json.dumps({"kiosk.yes": "Ja graag"}))
+    catalogues = load_catalogues(["nl", "en"], tmp_path)
+    assert catalogues["nl"]["kiosk.yes"] == "Ja graag"
+    assert catalogues["nl"]["kiosk.no"] == "Nee, dank u"
+    with pytest.raises(ConfigError, match="no message catalogue"):
+        load_catalogues(["fr"], None)
+
+
+def test_texts_cannot_break_out_of_the_page() -> None:
+    """Texts are data: an override with markup must not become script."""
+    block = json_block({"x": "</script><script>alert(1)</script>"})
+    assert "</script>" not in block and json.loads(block)["x"].startswith("</script>")
+    page = Templates().render(
+        "pair",
+        {"pair.title": "<b>", "pair.help": "", "pair.label": "", "pair.submit": ""},
+        {"lang": "en", "error": ""},
+    )
+    assert "<b>" not in page and "&lt;b&gt;" in page
+
+
+def test_a_stream_gets_the_snapshot_then_each_later_event_exactly_once(tmp_path: Path) -> None:
+    """A tablet connecting mid-visit must neither miss nor double an event."""
+    kiosk = Kiosk(tmp_path)
+    try:
+        hub = kiosk.hub
+
+        async def scenario() -> list[str]:
+            hub.bind(asyncio.get_running_loop())
+            kiosk.actions.consent("grant", "kiosk")
+            kiosk.feed("neutral", 4)  # interaction started, moods published
+            sub, snapshot = hub.subscribe("staff")
+            kiosk.feed("neutral", 2)
+            await asyncio.sleep(0)  # let call_soon_threadsafe callbacks run
+            later = []
+            while not sub.queue.empty():
+                item = sub.queue.get_nowait()
+                assert item is not None
+                later.append(item[0])
+            names = [name for name, _data in snapshot]
+            assert names[:2] == ["reset", "consent"] and "interaction" in names and "mood" in names
+            return later
+
+        later = asyncio.run(scenario())
+        assert later and set(later) == {Leaf.MOOD.value}
+        assert len(later) == kiosk.publisher.published["mood"] - 2
+    finally:
+        kiosk.close()
+
+
+def test_a_client_that_stops_reading_is_dropped_not_waited_for(tmp_path: Path) -> None:
+    """One frozen tablet must never hold up the pipeline or the other screens."""
+    kiosk = Kiosk(tmp_path)
+    try:
+        hub = kiosk.hub
+
+        async def scenario() -> tuple[bool, int]:
+            hub.bind(asyncio.get_running_loop())
+            sub, _snapshot = hub.subscribe("staff")
+            kiosk.actions.consent("grant", "kiosk")
+            for _ in range(QUEUE_MAX + 10):
+                kiosk.feed("neutral", 2)
+            await asyncio.sleep(0)
+            items = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+            return items[-1] is None, hub.open_streams()
+
+        ended, open_streams = asyncio.run(scenario())
+        assert ended and open_streams == 0
+    finally:
+        kiosk.close()
