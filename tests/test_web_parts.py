@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from edge.config.loader import ConfigError
 from edge.events.topics import Leaf
 from edge.web.config import WebConfig
-from edge.web.hub import QUEUE_MAX, EventHub
+from edge.web.hub import QUEUE_MAX
 from edge.web.i18n import Templates, json_block, load_catalogues
 from edge.web.token import StaffToken, load_web_token
 from tests.web_rig import TOKEN, Kiosk
