@@ -188,9 +188,7 @@ def test_the_tablet_reconnects_after_a_server_restart(
     """A restarting service must not leave a tablet silently stale."""
     base = kiosk.serve()
     page = staff_page(context, base)
-    assert kiosk.server is not None
-    port = kiosk.server.port
-    kiosk.server.stop()
+    port = kiosk.stop_server()
     expect(page.locator("#offline")).to_contain_text(re.compile(r"Offline since \d\d:\d\d:\d\d"))
     kiosk.serve(port)
     expect(page.locator("#offline")).to_be_hidden(timeout=10_000)

@@ -98,6 +98,14 @@ class Kiosk:
         self.server.start()
         return f"http://127.0.0.1:{self.server.port}"
 
+    def stop_server(self) -> int:
+        """Stop serving (a restart, as the service would); the port it used."""
+        assert self.server is not None
+        port = self.server.port
+        self.server.stop()
+        self.server = None
+        return port
+
     def feed(self, label: str | None, steps: int) -> None:
         """`steps` camera frames (STEP_S apart) through the gate; faces of `label` if admitted."""
         self.faces.label = label

@@ -9,7 +9,8 @@
 
   function show(id) {
     for (const section of sections) section.hidden = section.id !== id;
-    const focus = document.querySelector(`#${id} button`);
+    // Focus the safe choice only: "No thanks", "Stop sensing", "Skip" (never a survey face).
+    const focus = document.querySelector(`#${id} [data-focus]`);
     if (focus && !focus.contains(document.activeElement)) focus.focus();
   }
 

@@ -24,6 +24,7 @@
   }
 
   function tick() {
+    if (document.body.classList.contains("is-offline")) return; // stale: do not pretend
     for (const node of document.querySelectorAll(".duration")) {
       const c = ticking.get(node);
       if (c) node.textContent = t("staff.for", { duration: minutes(since(c)) });
