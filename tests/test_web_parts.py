@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from pydantic import ValidationError
 
 from edge.config.loader import ConfigError
 from edge.events.topics import Leaf
+from edge.web import WebServerError, start_web
 from edge.web.config import WebConfig
 from edge.web.hub import QUEUE_MAX
 from edge.web.i18n import Templates, json_block, load_catalogues
@@ -130,5 +132,28 @@ def test_a_client_that_stops_reading_is_dropped_not_waited_for(tmp_path: Path) -
 
         ended, open_streams = asyncio.run(scenario())
         assert ended and open_streams == 0
+    finally:
+        kiosk.close()
+
+
+def test_start_web_serves_the_pipeline_and_a_taken_port_fails_loudly(tmp_path: Path) -> None:
+    """The live service gets one call; a port clash must stop it with a reason, not hang."""
+    kiosk = Kiosk(tmp_path)
+    token_file = tmp_path / "web.token"
+    token_file.write_text(TOKEN)
+    try:
+        kiosk.actions.staff(True, "staff")  # published before the pages listen
+        assert start_web(WebConfig(), kiosk.actions, kiosk.publisher) is None  # disabled
+        config = WebConfig(enabled=True, port=0, token_file=token_file)
+        server = start_web(config, kiosk.actions, kiosk.publisher)
+        assert server is not None
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz") as answer:
+                assert json.loads(answer.read()) == {"status": "ok", "consent": "paused"}
+            clash = WebConfig(enabled=True, port=server.port, token_file=token_file)
+            with pytest.raises(WebServerError, match="did not start"):
+                start_web(clash, kiosk.actions, kiosk.publisher)
+        finally:
+            server.stop()
     finally:
         kiosk.close()

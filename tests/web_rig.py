@@ -62,12 +62,18 @@ class Kiosk:
         self.engine = engine()
         self.faces = ScriptedFaces()
         self.alerts: Collector | None = None
+        # The pages need no model: an empty manifest keeps these tests independent of
+        # model files that other work may be replacing.
+        models = tmp_path / "models"
+        models.mkdir()
+        (models / "manifest.toml").write_text("[models]\n")
         if broker is not None:
-            rig = _start_rig(broker, make_config(tmp_path, broker.port))
+            config = make_config(tmp_path, broker.port, models={"dir": str(models)})
+            rig = _start_rig(broker, config)
             self.service, self._rig = rig.service, rig
             self.alerts = rig.results
         else:
-            config = make_config(tmp_path, None)
+            config = make_config(tmp_path, None, models={"dir": str(models)})
             self.service, self._rig = EdgeService(config, load_secrets(config)), None
             self.service.start()
         self.publisher = OutputPublisher(

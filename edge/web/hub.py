@@ -59,7 +59,9 @@ class EventHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscriptions: list[Subscription] = []
         self._seq = 0
-        self._consent: ConsentPayload | None = None
+        self._consent: tuple[str, str] = ("none", "opt_in")
+        """(state, mode): from the last consent payload, or `prime`."""
+        self._consent_json: str | None = None
         self._interactions: dict[str, _Interaction] = {}
         self._alerts: dict[str, str] = {}
         self._summaries: deque[str] = deque(maxlen=RECENT_SUMMARIES)
@@ -87,7 +89,7 @@ class EventHub:
 
     def _remember(self, payload: Payload, data: str) -> None:
         if isinstance(payload, ConsentPayload):
-            self._consent = payload
+            self._consent, self._consent_json = (payload.state, payload.mode), data
         elif isinstance(payload, InteractionStart):
             self._interactions[payload.interaction_id] = _Interaction(data)
         elif isinstance(payload, MoodPayload) and payload.interaction_id in self._interactions:
@@ -103,6 +105,13 @@ class EventHub:
                 self._alerts[payload.alert_id] = data
 
     # --- event loop side -----------------------------------------------------------------
+
+    def prime(self, state: str, mode: str) -> None:
+        """The consent state published before the hub listened (`KioskActions.state()`)."""
+        with self._lock:
+            if self._consent_json is None:
+                self._consent = (state, mode)
+                self._consent_json = json.dumps({"state": state, "mode": mode})
 
     def bind(self, loop: asyncio.AbstractEventLoop | None) -> None:
         """Attach the web server's loop (None when it stops)."""
@@ -158,8 +167,8 @@ class EventHub:
         if audience == "kiosk":
             return [("kiosk", self._kiosk_view())]
         events: list[SseEvent] = [("reset", "{}")]
-        if self._consent is not None:
-            events.append((Leaf.CONSENT.value, self._consent.to_json().decode("utf-8")))
+        if self._consent_json is not None:
+            events.append((Leaf.CONSENT.value, self._consent_json))
         events += [(Leaf.INTERACTION.value, summary) for summary in self._summaries]
         for interaction in self._interactions.values():
             events.append((Leaf.INTERACTION.value, interaction.start))
@@ -168,20 +177,13 @@ class EventHub:
         return events
 
     def _kiosk_view(self) -> str:
-        consent = self._consent
-        remaining = self._survey_remaining_s()
-        return json.dumps(
-            {
-                "consent": consent.state if consent else "none",
-                "mode": consent.mode if consent else "opt_in",
-                "survey_s": remaining,
-            }
-        )
+        state, mode = self._consent
+        return json.dumps({"consent": state, "mode": mode, "survey_s": self._survey_remaining_s()})
 
     def _survey_remaining_s(self) -> float:
         if self._ended is None or self._ended[0] == self._answered:
             return 0.0
-        if self._consent is not None and self._consent.state != "none":
+        if self._consent[0] != "none":
             return 0.0  # the next customer is already here
         return max(0.0, round(self._survey_window_s - (self._clock() - self._ended[1]), 1))
 
@@ -195,7 +197,7 @@ class EventHub:
     def consent_state(self) -> str:
         """The last published consent state (`none` before the first)."""
         with self._lock:
-            return self._consent.state if self._consent else "none"
+            return self._consent[0]
 
     def claim_survey(self) -> str | None:
         """The interaction a survey answer belongs to, once, while its window is open."""

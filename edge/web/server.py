@@ -49,7 +49,7 @@ class WebServer:
 
     def start(self) -> None:
         """Start serving; returns once the socket listens (raises `WebServerError` if not)."""
-        self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="web", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self._server.started:
@@ -59,6 +59,12 @@ class WebServer:
                 )
             time.sleep(_POLL_S)
         logger.info("Web pages served on %s:%d", self._config.host, self.port)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit as exc:  # uvicorn exits when it cannot bind; it logged why
+            logger.error("Web server stopped at start (exit status %s)", exc.code)
 
     @property
     def port(self) -> int:
