@@ -76,6 +76,15 @@ def kiosk_page(context: BrowserContext, base: str) -> Page:
     return page
 
 
+def consenting_customer(kiosk: Kiosk, context: BrowserContext, label: str) -> Page:
+    """A customer taps "Yes" on the kiosk and stands in front of it for a few seconds."""
+    page = kiosk_page(context, kiosk.serve())
+    page.get_by_role("button", name="Yes, sense my mood").click()
+    expect(page.locator("#sensing")).to_be_visible()
+    kiosk.feed(label, 8)
+    return page
+
+
 def test_no_thanks_is_the_default_and_nothing_is_processed(
     kiosk: Kiosk, context: BrowserContext
 ) -> None:
@@ -96,10 +105,7 @@ def test_yes_shows_sensing_on_and_one_tap_withdraws_within_a_second(
     kiosk: Kiosk, context: BrowserContext
 ) -> None:
     """Consent must be visible while it lasts and stoppable at once, at any time."""
-    page = kiosk_page(context, kiosk.serve())
-    page.get_by_role("button", name="Yes, sense my mood").click()
-    expect(page.locator("#sensing")).to_be_visible()
-    kiosk.feed("neutral", 6)
+    page = consenting_customer(kiosk, context, "neutral")
     assert kiosk.actions.state().consent == "active"
     started = time.monotonic()
     page.get_by_role("button", name="Stop sensing").click()
@@ -167,10 +173,7 @@ def test_the_survey_records_one_answer_for_the_interaction_that_ended(
     kiosk: Kiosk, context: BrowserContext
 ) -> None:
     """Self-reports measure accuracy in the field; each must belong to exactly one visit."""
-    page = kiosk_page(context, kiosk.serve())
-    page.get_by_role("button", name="Yes, sense my mood").click()
-    expect(page.locator("#sensing")).to_be_visible()
-    kiosk.feed("happy", 10)
+    page = consenting_customer(kiosk, context, "happy")
     interaction_id = kiosk.actions.state().interaction_id
     kiosk.feed(None, 12)  # the customer walks away
     expect(page.locator("#survey")).to_be_visible()

@@ -54,8 +54,9 @@ def test_every_language_has_every_text_the_pages_use() -> None:
     """A missing translation would show a raw key to a customer."""
     shipped = load_catalogues(["en", "nl"], None)
     templates = Templates()
-    for page in ("kiosk", "staff", "pair", "refused"):
-        needed = templates.placeholders(page) - {"lang", "lang_links", "messages_json", "error"}
+    values = {"lang", "lang_links", "messages_json", "error", "top", "page", "page_title", "bottom"}
+    for page in ("_top", "kiosk", "staff", "pair", "refused"):
+        needed = templates.placeholders(page) - values
         for lang, messages in shipped.items():
             assert needed <= messages.keys(), (page, lang)
     english = json.loads((Path("edge/web/i18n/en.json")).read_text())

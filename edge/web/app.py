@@ -46,11 +46,17 @@ def _page(
         + f">{html.escape(code.upper())}</a>"
         for code in ctx.config.languages
     )
-    body = ctx.templates.render(
-        page,
-        messages,
-        {"lang": lang, "lang_links": links, "messages_json": json_block(messages)} | values,
-    )
+    common = {
+        "lang": lang,
+        "lang_links": links,
+        "page": page,
+        "messages_json": json_block(messages),
+    }
+    if page in ("kiosk", "staff"):  # live pages share top and bottom: banner, scripts, texts
+        title = html.escape(messages[f"{page}.title"])
+        values["top"] = ctx.templates.render("_top", messages, common | {"page_title": title})
+        values["bottom"] = ctx.templates.render("_bottom", messages, common)
+    body = ctx.templates.render(page, messages, common | values)
     return HTMLResponse(body, status_code=status)
 
 
