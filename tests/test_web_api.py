@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from edge.web.app import create_app
 from edge.web.security import CSP, SESSION_COOKIE
 from edge.web.token import StaffToken
 from tests.web_rig import TOKEN, Kiosk
@@ -194,12 +195,8 @@ def test_pairing_sets_a_strict_http_only_cookie_and_is_rate_limited(kiosk: Kiosk
 
 def test_without_a_configured_token_nobody_is_staff(kiosk: Kiosk) -> None:
     """A device set up without a token must not fall back to trusting anyone."""
-    from starlette.testclient import TestClient as Client
-
-    from edge.web import create_app
-
     app = create_app(kiosk.actions, kiosk.hub, kiosk.config, token=None)
-    web = Client(app, base_url=BASE, client=("127.0.0.1", 50000))
+    web = TestClient(app, base_url=BASE, client=("127.0.0.1", 50000))
     assert web.post("/api/staff/presence", json={"present": True}, headers=STAFF).status_code == 401
     assert (
         web.post("/pair", data={"token": TOKEN}, headers=ORIGIN, follow_redirects=False).status_code

@@ -10,10 +10,11 @@ from pydantic import ValidationError
 
 from edge.config.loader import ConfigError
 from edge.events.topics import Leaf
-from edge.web import WebServerError, start_web
 from edge.web.config import WebConfig
 from edge.web.hub import QUEUE_MAX
 from edge.web.i18n import Templates, json_block, load_catalogues
+from edge.web.server import WebServerError
+from edge.web.service import start_web
 from edge.web.token import StaffToken, load_web_token
 from tests.web_rig import TOKEN, Kiosk
 

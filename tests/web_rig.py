@@ -20,7 +20,10 @@ from edge.pipeline.actions import KioskActions
 from edge.pipeline.publishing import OutputPublisher
 from edge.pipeline.runner import PipelineRunner
 from edge.types import FaceReading, VideoFrame
-from edge.web import EventHub, WebConfig, WebServer, create_app
+from edge.web.app import create_app
+from edge.web.config import WebConfig
+from edge.web.hub import EventHub
+from edge.web.server import WebServer
 from tests.broker import Mosquitto
 from tests.collector import Collector
 from tests.conftest import make_config

@@ -1,21 +1,6 @@
-"""Kiosk screen and staff tablet pages, served by the device (see docs/web.md)."""
+"""Kiosk screen and staff tablet pages, served by the device (see docs/web.md).
 
-from edge.web.app import create_app
-from edge.web.config import WebConfig
-from edge.web.hub import EventHub
-from edge.web.server import WebServer, WebServerError
-from edge.web.service import start_web
-from edge.web.survey import LogSurveySink, SurveySink
-from edge.web.token import load_web_token
-
-__all__ = [
-    "EventHub",
-    "LogSurveySink",
-    "SurveySink",
-    "WebConfig",
-    "WebServer",
-    "WebServerError",
-    "create_app",
-    "load_web_token",
-    "start_web",
-]
+Import from the modules (`edge.web.service.start_web`, `edge.web.config.WebConfig`,
+`edge.web.app.create_app`): this package imports nothing itself, so `edge.config.model`
+can use `edge.web.config` without an import cycle through the pipeline.
+"""
