@@ -159,3 +159,22 @@ def test_start_web_serves_the_pipeline_and_a_taken_port_fails_loudly(tmp_path: P
             server.stop()
     finally:
         kiosk.close()
+
+
+def test_the_survey_is_offered_once_and_not_after_staff_took_over(tmp_path: Path) -> None:
+    """A self-report must rate the visit that just ended, never a later or a staff-ended one."""
+    kiosk = Kiosk(tmp_path)
+    try:
+        kiosk.actions.consent("grant", "kiosk")
+        kiosk.feed("happy", 8)
+        ended = kiosk.actions.state().interaction_id
+        kiosk.feed(None, 12)  # left
+        assert kiosk.hub.claim_survey() == ended
+        assert kiosk.hub.claim_survey() is None  # one answer per visit
+        kiosk.actions.consent("grant", "kiosk")
+        kiosk.feed("happy", 8)
+        kiosk.actions.staff(True, "staff")  # ends the visit: staff are with the customer
+        kiosk.actions.staff(False, "staff")
+        assert kiosk.hub.claim_survey() is None
+    finally:
+        kiosk.close()

@@ -90,6 +90,8 @@ class EventHub:
     def _remember(self, payload: Payload, data: str) -> None:
         if isinstance(payload, ConsentPayload):
             self._consent, self._consent_json = (payload.state, payload.mode), data
+            if payload.state == "paused":
+                self._ended = None  # staff took over: no survey for whoever comes next
         elif isinstance(payload, InteractionStart):
             self._interactions[payload.interaction_id] = _Interaction(data)
         elif isinstance(payload, MoodPayload) and payload.interaction_id in self._interactions:
