@@ -91,7 +91,7 @@ class EventHub:
         if isinstance(payload, ConsentPayload):
             self._consent, self._consent_json = (payload.state, payload.mode), data
             if payload.state == "paused":
-                self._ended = None  # staff took over: no survey for whoever comes next
+                self._ended = None
         elif isinstance(payload, InteractionStart):
             self._interactions[payload.interaction_id] = _Interaction(data)
         elif isinstance(payload, MoodPayload) and payload.interaction_id in self._interactions:
@@ -99,7 +99,9 @@ class EventHub:
         elif isinstance(payload, InteractionEnd):
             self._interactions.pop(payload.interaction_id, None)
             self._summaries.append(data)
-            self._ended = (payload.interaction_id, self._clock())
+            # A visit ended by a staff pause gets no survey: staff are with the customer.
+            paused = self._consent[0] == "paused"
+            self._ended = None if paused else (payload.interaction_id, self._clock())
         elif isinstance(payload, AlertPayload):
             if payload.phase == "end":
                 self._alerts.pop(payload.alert_id, None)
