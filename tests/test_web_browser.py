@@ -214,3 +214,21 @@ def test_staff_pages_are_refused_without_the_token(kiosk: Kiosk, context: Browse
     page.get_by_role("button", name="Pair").click()
     expect(page).to_have_url(f"{base}/staff")
     expect(page.locator("#consent")).to_have_text("Waiting for a customer's consent")
+
+
+def test_the_pages_run_under_the_strict_csp_without_errors(
+    kiosk: Kiosk, context: BrowserContext
+) -> None:
+    """A CSP violation or script error would leave a screen silently dead in a store."""
+    base = kiosk.serve()
+    errors: list[str] = []  # Chromium reports CSP violations and 404s as console errors
+    context.on("weberror", lambda error: errors.append(str(error.error)))
+    context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pages = [kiosk_page(context, base), staff_page(context, base)]
+    kiosk.actions.consent("grant", "kiosk")
+    expect(pages[0].locator("#sensing")).to_be_visible()
+    expect(pages[1].locator("#consent")).to_have_text("Consent given: waiting for the customer")
+    for page in pages:
+        page.reload()
+    expect(pages[0].locator("#sensing")).to_be_visible()
+    assert errors == []
