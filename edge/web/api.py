@@ -62,9 +62,19 @@ async def _admit(request: Request, ctx: WebContext, allowed: Allowed) -> JSONRes
     return None
 
 
+async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The body, or None when it exceeds `limit` (read no further than that)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
+
+
 async def _parse(request: Request, model: type[ArgsT]) -> ArgsT | JSONResponse:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
+    body = await read_limited(request)
+    if body is None:
         return _error(413, "request too large")
     try:
         return model.model_validate(json.loads(body or b"null"))

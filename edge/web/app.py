@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from edge.pipeline.actions import KioskActions
-from edge.web.api import api_routes, kiosk_or_staff, staff_only
+from edge.web.api import api_routes, kiosk_or_staff, read_limited, staff_only
 from edge.web.config import WebConfig
 from edge.web.context import WebContext
 from edge.web.hub import EventHub
@@ -99,7 +99,7 @@ def _pair(ctx: WebContext) -> Callable[[Request], Awaitable[Response]]:
             return _page(ctx, request, "pair", status=403, error=html.escape(wrong))
         if ctx.pairing_limit.allow(request.client.host if request.client else "?") > 0:
             return _page(ctx, request, "pair", status=429, error=html.escape(wrong))
-        fields = parse_qs((await request.body())[:1024].decode("utf-8", "replace"))
+        fields = parse_qs(((await read_limited(request)) or b"").decode("utf-8", "replace"))
         if not ctx.token.check_token(fields.get("token", [""])[0].strip()):
             logger.warning("Refused a pairing attempt with a wrong token")
             return _page(ctx, request, "pair", status=403, error=html.escape(wrong))

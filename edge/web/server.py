@@ -41,6 +41,8 @@ class WebServer:
             ssl_keyfile=str(config.tls_key_file) if config.tls_key_file else None,
             log_config=None,  # our logging setup stays in charge
             access_log=False,  # request lines would carry client addresses
+            proxy_headers=False,  # no proxy in front: X-Forwarded-For must not move a client
+            server_header=False,
             timeout_graceful_shutdown=1,
             lifespan="on",
         )

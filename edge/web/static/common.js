@@ -75,9 +75,14 @@ const MoodSense = (() => {
     }
   }
 
-  /** Put `text` in the page's polite status line. */
-  function say(text) {
-    document.getElementById("message").textContent = text;
+  let sayTimer = null;
+
+  /** Put `text` in the page's polite status line, for `forMs` (a new message replaces it). */
+  function say(text, forMs = 10000) {
+    const line = document.getElementById("message");
+    line.textContent = text;
+    clearTimeout(sayTimer);
+    if (text) sayTimer = setTimeout(() => { line.textContent = ""; }, forMs);
   }
 
   /** A new element with a class and text. */
