@@ -58,6 +58,12 @@ def _kiosk_shots(browser: Browser, kiosk: Kiosk, base: str, out: Path) -> None:
     expect(page.locator("#survey")).to_be_visible()
     _shoot(page, out, "kiosk-survey-tablet")
     page.context.close()
+    kiosk.actions.staff(True, "staff")
+    page = _page(browser, base, "/kiosk?lang=nl", "phone")
+    expect(page.locator("#paused")).to_be_visible()
+    _shoot(page, out, "kiosk-paused-nl-phone")
+    page.context.close()
+    kiosk.actions.staff(False, "staff")
 
 
 def _staff_shots(browser: Browser, kiosk: Kiosk, base: str, out: Path) -> None:
