@@ -11,7 +11,8 @@ dev=0
 
 packages=(libportaudio2)            # sounddevice's native library
 # The tests start their own broker and database instances on free loopback ports.
-(( dev )) && packages+=(mosquitto postgresql)
+# Chromium (Debian's) is what the browser tests drive; Playwright never downloads one.
+(( dev )) && packages+=(mosquitto postgresql chromium strace)
 python3 -c "import ensurepip" 2>/dev/null || packages+=(python3-venv)
 
 missing=()

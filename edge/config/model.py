@@ -19,6 +19,7 @@ from edge.config.base import StrictModel
 from edge.config.camera import CameraConfig, FaceConfig
 from edge.config.ids import TopicId
 from edge.config.mood import EngineConfig
+from edge.web.config import WebConfig
 
 __all__ = ["EdgeConfig", "StrictModel"]
 
@@ -204,6 +205,7 @@ class EdgeConfig(BaseSettings):
     vad: VadConfig = Field(default_factory=VadConfig)
     consent: ConsentConfig = Field(default_factory=ConsentConfig)
     mood: EngineConfig = Field(default_factory=EngineConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @classmethod

@@ -15,6 +15,7 @@ from edge.capture.video import CameraSource
 from edge.config import EdgeConfig, Secrets
 from edge.pipeline.build import build_pipeline
 from edge.pipeline.runner import PipelineRunner, Sources
+from edge.web.service import start_web
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def run_live(config: EdgeConfig, secrets: Secrets, stop: threading.Event) -> Non
         config, service, face=config.inputs.camera, voice=config.inputs.microphone
     )
     runner, publisher = pipeline.runner, pipeline.publisher
+    web = start_web(config.web, pipeline.actions, publisher)
     sources = open_live_sources(config)
     service.sources += [s for s in (sources.video, sources.audio) if s is not None]
     service.start()
@@ -83,6 +85,8 @@ def run_live(config: EdgeConfig, secrets: Secrets, stop: threading.Event) -> Non
         _report_missing(sources)
     service.serve(stop)
     SystemdNotifier().stopping()
+    if web is not None:
+        web.stop()
     if watchdog is not None:
         watchdog.stop()
     loop.join(JOIN_TIMEOUT_S)
