@@ -15,10 +15,12 @@ Exact spec (copy this into the device package's spec/manifest):
   window's scalar mean and divide by its scalar standard deviation (+1e-5), both over the real
   frames only.  A scalar (not per-band) mean keeps the spectral tilt, which carries arousal, while
   making the features invariant to input gain.  Frames missing at the end of a short window are
-  filled with the window's normalised floor value (what silence looks like after clamping).
+  filled with the window's normalised floor value, min((max - 80 dB - mean) / std, min of the
+  normalised frames), i.e. what silence looks like after clamping.  (``NORM_MODE = "band"``,
+  per-band mean, was an experiment that lost on validation; the shipped model uses "scalar".)
 - Output: float32 array ``(n_windows, 250, 64)``; the model input is ``(batch, 250, 64, 1)``.
 
-Cost: one STFT + mel matrix product, about 1 ms per second of audio on a desktop core; no pitch
+Cost: one STFT + mel matrix product per utterance plus cheap per-window arithmetic; no pitch
 tracking (pyin) in this path.
 """
 
