@@ -136,14 +136,23 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray) -> dict[str, A
 
 def choose_variant(
     model: keras.Model, representative: np.ndarray, val: data.Split
-) -> tuple[Variant, bytes, dict[str, float]]:
-    """Export every variant and pick one by validation accuracy (never the test set)."""
-    scores: dict[str, float] = {}
+) -> tuple[Variant, bytes, dict[str, float | None]]:
+    """Export every variant and pick one by validation accuracy (never the test set).
+
+    A variant the interpreter cannot load with its default (XNNPACK) delegate would also fail
+    on the kiosk, so it is recorded as ``None`` and skipped rather than worked around.
+    """
+    scores: dict[str, float | None] = {}
     exported: dict[Variant, bytes] = {}
     for variant in VARIANTS:
         wrapped = with_flip_tta(model) if variant.flip_tta else model
         exported[variant] = convert(wrapped, variant.quant, representative)
-        probs = predict_tflite(exported[variant], val.images)
+        try:
+            probs = predict_tflite(exported[variant], val.images)
+        except RuntimeError:
+            logger.exception("%s does not load with the default delegate; skipped", variant.name)
+            scores[variant.name] = None
+            continue
         scores[variant.name] = float(metrics.accuracy_score(val.labels, probs.argmax(axis=1)))
         logger.info(
             "%s: val accuracy %.4f, %d bytes",
@@ -151,9 +160,12 @@ def choose_variant(
             scores[variant.name],
             len(exported[variant]),
         )
-    best = max(scores.values())
+    valid = {name: score for name, score in scores.items() if score is not None}
+    if not valid:
+        raise RuntimeError("no export variant loads in the LiteRT interpreter")
+    best = max(valid.values())
     # VARIANTS is ordered by preference, so the first within the margin wins.
-    chosen = next(v for v in VARIANTS if scores[v.name] >= best - PREFERENCE_MARGIN)
+    chosen = next(v for v in VARIANTS if valid.get(v.name, -1.0) >= best - PREFERENCE_MARGIN)
     return chosen, exported[chosen], scores
 
 
