@@ -50,9 +50,11 @@ def _cmd_contract_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from edge.app import EdgeService
+    from edge.config import resolve_state_dir
     from edge.inference.registry import ModelError
     from edge.logsetup import configure_logging
+    from edge.voice.warmup import use_state_caches
+    from edge.web.server import WebServerError
 
     try:
         config = load_config(args.config)
@@ -60,11 +62,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         return _report(error)
     configure_logging(config.logging.level)
-    try:
-        service = EdgeService(config, secrets)
-    except ModelError as error:
-        print(f"cannot start: {error}", file=sys.stderr)
-        return EXIT_CONFIG
+    use_state_caches(resolve_state_dir(config))
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -72,7 +70,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    service.run(stop)
+    from edge.pipeline.live import LiveService  # after the numba cache is set
+
+    try:
+        live = LiveService(config, secrets)
+    except (ModelError, ConfigError, WebServerError) as error:
+        print(f"cannot start: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    live.run(stop)
     return EXIT_OK
 
 

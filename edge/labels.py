@@ -51,10 +51,21 @@ def canonical(label: str) -> str | None:
 
 
 def valence_arousal(probabilities: Mapping[str, float]) -> tuple[float, float]:
-    """Probability-weighted circumplex position; categories without a position are ignored."""
-    total = sum(p for label, p in probabilities.items() if label in CIRCUMPLEX)
+    """Circumplex position weighted by each category's probability *above chance*.
+
+    A plain expectation is biased: four of the six non-neutral categories are negative, so
+    any uncertain distribution lands at negative valence (an unsure "neutral" face read as
+    valence -0.25). Weighting by max(0, p - 1/K) lets only the categories the model actually
+    favours speak; a uniform guess sits at the origin.
+    """
+    known = {k: p for k, p in probabilities.items() if k in CIRCUMPLEX}
+    if not known:
+        return 0.0, 0.0
+    chance = 1.0 / len(known)
+    weights = {k: max(0.0, p - chance) for k, p in known.items()}
+    total = sum(weights.values())
     if total <= 0:
         return 0.0, 0.0
-    valence = sum(CIRCUMPLEX[k][0] * p for k, p in probabilities.items() if k in CIRCUMPLEX)
-    arousal = sum(CIRCUMPLEX[k][1] * p for k, p in probabilities.items() if k in CIRCUMPLEX)
-    return valence / total, arousal / total
+    valence = sum(CIRCUMPLEX[k][0] * w for k, w in weights.items()) / total
+    arousal = sum(CIRCUMPLEX[k][1] * w for k, w in weights.items()) / total
+    return valence, arousal

@@ -5,9 +5,9 @@ second face passing by during the angry part. Audio: RAVDESS test-actor clips (a
 of the same emotions, laid end to end to fill each segment. Nothing is committed: the files
 are written into the test's tmp_path.
 
-The faces are the first FER2013 test images of each class that the expression model itself
-reads as that class: the scenario tests the pipeline, not the model's accuracy (which
-`moodsense eval` reports).
+The faces are the first FER2013 test images of each class that the face path itself (detector,
+quality gate, expression model, on a composed frame) reads as that class: the scenario tests
+the pipeline, not the model's accuracy (which `moodsense eval` reports).
 """
 
 from dataclasses import dataclass
@@ -17,9 +17,11 @@ import cv2
 import numpy as np
 import soundfile as sf
 
-from edge.face.expression import FaceExpressionModel
+from edge.config import EdgeConfig
 from edge.inference.registry import ModelRegistry
-from edge.types import FaceBox, VideoFrame
+from edge.pipeline.build import build_face_path
+from edge.pipeline.face_path import FacePath
+from edge.types import VideoFrame
 from tests.data_paths import DATA, fer_images
 from tests.face_clips import Placement, compose, write_clip
 
@@ -45,12 +47,18 @@ class Scenario:
         return next((label for label, start, end in self.segments if start <= t_s < end), None)
 
 
-def _face_reading_as(label: str, model: FaceExpressionModel) -> Path:
-    for path in fer_images(FER_FOLDER[label], 60):
-        gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        frame = VideoFrame(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), 0, 0)
-        scores = model.process(frame, FaceBox(0, 0, 48, 48, 1.0))
-        if max(scores.probabilities, key=scores.probabilities.__getitem__) == label:
+def _face_reading_as(label: str, faces: FacePath) -> Path:
+    """The first FER2013 test face that the face path, on a composed frame, scores as `label`."""
+    for path in fer_images(FER_FOLDER[label], 120):
+        # Through JPEG and back, as the clip's MJPG frames will be.
+        _ok, jpeg = cv2.imencode(".jpg", compose([Placement(path, 200, 120, FACE_PX)]))
+        frame = VideoFrame(np.asarray(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), np.uint8), 0, 0)
+        readings = faces.process(frame)
+        faces.reset()
+        if len(readings) != 1 or readings[0].scores is None or readings[0].box.score < 0.85:
+            continue  # a clear detection, so compression noise cannot lose the face
+        scores = readings[0].scores
+        if max(scores.probabilities, key=scores.probabilities.get) == label:
             return path
     raise AssertionError(f"no FER2013 {label} face read as {label}")
 
@@ -88,9 +96,8 @@ def build_scenario(
     directory: Path, registry: ModelRegistry, script: tuple[tuple[str, float], ...] = SCRIPT
 ) -> Scenario:
     """Write the scenario's video and audio into `directory`."""
-    spec, model = registry.open("face_expression")
-    expression = FaceExpressionModel(spec, model)
-    faces = {label: _face_reading_as(label, expression) for label in {x for x, _s in script}}
+    face_path = build_face_path(EdgeConfig(state_dir=directory / "state"), registry)
+    faces = {label: _face_reading_as(label, face_path) for label in {x for x, _s in script}}
     passer = fer_images("neutral", 80)[-1]
     video = write_clip(directory / "scenario.avi", _frames(faces, passer, script), FPS)
     audio = directory / "scenario.wav"

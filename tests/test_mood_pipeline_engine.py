@@ -96,3 +96,20 @@ def test_voice_of_a_bystander_is_not_attributed_to_the_customer() -> None:
     assert all(w == 0 for w in _voice_weights({"A": 0.0, "B": 0.1}))
     assert all(w > 0 for w in _voice_weights({"A": 0.1, "B": 0.0}))
     assert all(w > 0 for w in _voice_weights({"A": 0.0}))  # alone: the voice is theirs
+
+
+def test_the_customer_is_kept_when_the_tracker_swaps_ids_at_a_crossing() -> None:
+    """A passer-by taking over the customer's track id must not end or hijack the visit."""
+    eng = engine()
+    eng.grant("kiosk", 0.0)
+    out: list[Output] = []
+    script = [[face("angry", "A")]] * 20
+    script += [[face("angry", "A"), face("happy", "B", x=330, size=120)]] * 4
+    # The tracker now swaps: the customer's face comes back as "B", the passer-by as "A".
+    script += [
+        [face("angry", "B"), face("happy", "A", x=400 + 10 * i, size=120)] for i in range(20)
+    ]
+    out += play(eng, script)
+    assert not [o for o in out if isinstance(o, InteractionEnded)]
+    moods = [o.mood for o in out if isinstance(o, MoodUpdate)]
+    assert {m.state for m in moods[-5:]} == {"frustrated"}

@@ -66,6 +66,9 @@ class EngineConfig(StrictModel):
     mood_period_s: float = Field(default=1.0, gt=0, le=60, description="Mood event rate.")
     leave_after_s: float = Field(default=5.0, gt=0, le=600, description="Customer gone: end.")
     baseline_period_s: float = Field(default=1.0, gt=0, le=60)
+    voice_hold_s: float = Field(
+        default=1.5, gt=0, le=10, description="A speech window counts until this long after it."
+    )
     baseline_half_life_samples: float = Field(default=20_000.0, gt=0)
     fusion: FusionWeights = Field(default_factory=FusionWeights)
     smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig)

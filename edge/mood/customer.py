@@ -9,7 +9,10 @@ must never be scored through the microphone either.
 from collections import deque
 
 from edge.config.mood import AttributionConfig
-from edge.types import FaceReading
+from edge.face.tracker import iou
+from edge.types import FaceBox, FaceReading
+
+_SAME_PLACE_IOU = 0.3
 
 
 class CustomerSelector:
@@ -22,6 +25,7 @@ class CustomerSelector:
     def reset(self) -> None:
         """Forget the customer (interaction over)."""
         self.track_id: str | None = None
+        self._last_box: FaceBox | None = None
         self._mouths: dict[str, deque[float]] = {}
         self.others_present = False
 
@@ -30,8 +34,30 @@ class CustomerSelector:
         self._remember_mouths(faces)
         if self.track_id is None and faces:
             self.track_id = max(faces, key=lambda f: f.box.width * f.box.height).track_id
+        customer = next((f for f in faces if f.track_id == self.track_id), None)
+        if self._last_box is not None:
+            customer = self._by_position(faces, customer, self._last_box)
+        if customer is not None:
+            self.track_id, self._last_box = customer.track_id, customer.box
         self.others_present = any(f.track_id != self.track_id for f in faces)
-        return next((f for f in faces if f.track_id == self.track_id), None)
+        return customer
+
+    @staticmethod
+    def _by_position(
+        faces: list[FaceReading], by_id: FaceReading | None, last_box: FaceBox
+    ) -> FaceReading | None:
+        """Trust position over track ids when they disagree.
+
+        When two faces cross, the tracker may lose the customer and hand their id to the
+        passer-by; the face where the customer just was is still the customer (position only,
+        never appearance).
+        """
+        if by_id is not None and iou(by_id.box, last_box) >= _SAME_PLACE_IOU:
+            return by_id
+        best = max(faces, key=lambda f: iou(f.box, last_box), default=None)
+        if best is not None and iou(best.box, last_box) >= _SAME_PLACE_IOU:
+            return best
+        return by_id  # the customer moved: follow the track
 
     def voice_is_customers(self) -> bool:
         """True when speech may be attributed to the customer.

@@ -19,7 +19,7 @@ from edge.mood.fusion import fuse
 from edge.mood.interaction import InteractionRecorder, PeakEnd
 from edge.mood.smoothing import MoodSmoother, SmoothedMood
 from edge.mood.states import negative_intensity
-from edge.types import FaceReading, VoiceReading
+from edge.types import EmotionScores, FaceReading, VoiceReading
 
 EndReason = Literal["withdrawn", "timeout", "left", "ended"]
 _END_REASONS: dict[str, EndReason] = {r: r for r in ("withdrawn", "timeout", "left", "ended")}
@@ -81,6 +81,7 @@ class MoodEngine:
         gate.register(self._smoother)
         gate.register(self._customer)
         self._started_s = self._last_seen_s = self._last_mood_s = self._last_baseline_s = 0.0
+        self._voice: tuple[EmotionScores | None, float] | None = None
 
     # --- consent transitions (from the kiosk screen, staff, or MQTT commands) -------------
 
@@ -135,8 +136,7 @@ class MoodEngine:
         voices: list[VoiceReading],
         interaction_id: str,
     ) -> list[Output]:
-        spoken = [v.scores for v in voices if v.speech and v.scores is not None]
-        voice = spoken[-1] if spoken and self._customer.voice_is_customers() else None
+        voice = self._current_voice(now, voices)
         face = customer.scores if customer is not None else None
         mood = self._smoother.process(fuse(voice, face, self.config.fusion), now)
         if mood is None:
@@ -153,6 +153,21 @@ class MoodEngine:
             self._last_baseline_s = now
             self.baseline.add(negative_intensity(mood.valence))
         return out
+
+    def _current_voice(self, now: float, voices: list[VoiceReading]) -> EmotionScores | None:
+        """The latest attributable speech scores, held until the next window is due.
+
+        A voice window arrives once per hop (1 s) while frames arrive 15 times a second;
+        holding it keeps the voice's share in the fusion, instead of 1 frame in 15.
+        """
+        if voices:
+            latest = voices[-1]
+            usable = latest.speech and latest.scores is not None
+            attributable = usable and self._customer.voice_is_customers()
+            self._voice = (latest.scores, now + self.config.voice_hold_s) if attributable else None
+        if self._voice is None or now > self._voice[1]:
+            return None
+        return self._voice[0]
 
     def _apply(self, transition: Callable[[], ConsentChange | None], now: float) -> list[Output]:
         ending_id = self.gate.interaction_id if self.gate.state == "active" else None
@@ -175,4 +190,5 @@ class MoodEngine:
             out.append(InteractionEnded(ending_id, reason, summary, change.mode))
             self._recorder.reset()
             self._alerts.reset()
+            self._voice = None
         return out

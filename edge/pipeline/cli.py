@@ -61,11 +61,11 @@ def _open_sources(
 
 def _load(args: argparse.Namespace) -> EdgeConfig:
     from edge.logsetup import configure_logging
-    from edge.voice.warmup import use_numba_cache
+    from edge.voice.warmup import use_state_caches
 
     config = load_config(args.config)
     configure_logging(config.logging.level)
-    use_numba_cache(resolve_state_dir(config))
+    use_state_caches(resolve_state_dir(config))
     return config
 
 

@@ -67,31 +67,38 @@ def _start_watchdog(runner: PipelineRunner, sources: Sources) -> ProgressWatchdo
     return watchdog
 
 
-def run_live(config: EdgeConfig, secrets: Secrets, stop: threading.Event) -> None:
-    """Run until `stop`: build everything (model errors raise before anything starts)."""
-    service = EdgeService(config, secrets)
-    pipeline = build_pipeline(
-        config, service, face=config.inputs.camera, voice=config.inputs.microphone
-    )
-    runner, publisher = pipeline.runner, pipeline.publisher
-    web = start_web(config.web, pipeline.actions, publisher)
-    sources = open_live_sources(config)
-    service.sources += [s for s in (sources.video, sources.audio) if s is not None]
-    service.start()
-    loop = threading.Thread(target=runner.run_live, args=(sources, stop), name="pipeline")
-    loop.start()
-    watchdog = _start_watchdog(runner, sources)
-    if not stop.wait(DEVICE_GRACE_S):
-        _report_missing(sources)
-    service.serve(stop)
-    SystemdNotifier().stopping()
-    if web is not None:
-        web.stop()
-    if watchdog is not None:
-        watchdog.stop()
-    loop.join(JOIN_TIMEOUT_S)
-    for source in (sources.video, sources.audio):
-        if source is not None:
-            source.close()
-    publisher.close()
-    service.shutdown()
+class LiveService:
+    """The whole device: built first (every error that stops the start is raised here), then
+    run until a stop is requested."""
+
+    def __init__(self, config: EdgeConfig, secrets: Secrets) -> None:
+        self._config = config
+        self.service = EdgeService(config, secrets)
+        self.pipeline = build_pipeline(
+            config, self.service, face=config.inputs.camera, voice=config.inputs.microphone
+        )
+        self.web = start_web(config.web, self.pipeline.actions, self.pipeline.publisher)
+
+    def run(self, stop: threading.Event) -> None:
+        """Open the devices, run the pipeline and MQTT presence until `stop`, shut down."""
+        runner, publisher, service = self.pipeline.runner, self.pipeline.publisher, self.service
+        sources = open_live_sources(self._config)
+        service.sources += [s for s in (sources.video, sources.audio) if s is not None]
+        service.start()
+        loop = threading.Thread(target=runner.run_live, args=(sources, stop), name="pipeline")
+        loop.start()
+        watchdog = _start_watchdog(runner, sources)
+        if not stop.wait(DEVICE_GRACE_S):
+            _report_missing(sources)
+        service.serve(stop)
+        SystemdNotifier().stopping()
+        if self.web is not None:
+            self.web.stop()
+        if watchdog is not None:
+            watchdog.stop()
+        loop.join(JOIN_TIMEOUT_S)
+        for source in (sources.video, sources.audio):
+            if source is not None:
+                source.close()
+        publisher.close()
+        service.shutdown()
