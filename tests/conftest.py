@@ -1,5 +1,6 @@
 """Shared fixtures: a real Mosquitto per test and configs pointing at it."""
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -8,6 +9,12 @@ import pytest
 
 from edge.config import EdgeConfig
 from tests.broker import HOST, Mosquitto
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_numba_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Compile librosa's numba helpers once per test session, not once per service started."""
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(tmp_path_factory.mktemp("numba")))
 
 
 @pytest.fixture

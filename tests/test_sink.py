@@ -75,6 +75,8 @@ def test_every_payload_type_from_a_real_device_lands_once_in_its_table(
     payloads = samples.event_payloads()
     for payload in payloads:
         emit(device, payload)
+    # Health is live-only (never spooled): send it once the device is connected.
+    wait_until(lambda: device.link is not None and device.link.connected, 10)
     device.publish_health()
     kinds = [p.model_dump(by_alias=True)["schema"].split("/")[0] for p in payloads]
     expected = {k: kinds.count(k) for k in ("mood", "interaction", "alert")}
