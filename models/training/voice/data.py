@@ -18,17 +18,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from edge.labels import CATEGORIES
 from models.training.voice.features import SAMPLE_RATE
 
-LABELS: tuple[str, ...] = (
-    "neutral",
-    "happy",
-    "sad",
-    "angry",
-    "fearful",
-    "disgusted",
-    "surprised",
-)
+LABELS: tuple[str, ...] = CATEGORIES  # the device's canonical order (edge.labels)
 FOUR_CLASS: tuple[str, ...] = ("neutral", "happy", "sad", "angry")
 HIGH_AROUSAL: frozenset[str] = frozenset({"angry", "happy", "fearful", "surprised", "disgusted"})
 

@@ -1,4 +1,6 @@
-"""Log-mel feature extraction shared by training and the on-device voice pipeline.
+"""Log-mel features for training: the device's own function, re-exported from
+`edge.voice.features` (one implementation, so training and the kiosk cannot drift), plus the
+per-band normalisation experiment (``NORM_MODE = "band"``), which lost on validation.
 
 Exact spec (copy this into the device package's spec/manifest):
 
@@ -26,99 +28,66 @@ tracking (pyin) in this path.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-import librosa
 import numpy as np
 
-SAMPLE_RATE = 16_000
-N_FFT = 512
-WIN_LENGTH = 400
-HOP_LENGTH = 160
-N_MELS = 64
-FMIN = 50.0
-FMAX = 8_000.0
-TOP_DB = 80.0
-# "scalar": subtract the window's scalar mean; "band": subtract each mel band's mean over the
-# window (cepstral-mean-style, removes the speaker's / microphone's long-term spectral envelope).
+from edge.voice import features as _device
+from edge.voice.features import (
+    FEATURE_SPEC,
+    FMAX,
+    FMIN,
+    HOP_LENGTH,
+    N_FFT,
+    N_MELS,
+    SAMPLE_RATE,
+    TOP_DB,
+    WIN_LENGTH,
+    WINDOW_FRAMES,
+    WINDOW_HOP_FRAMES,
+    WINDOW_SECONDS,
+    log_mel_db,
+    window_starts,
+)
+
+__all__ = [
+    "FEATURE_SPEC",
+    "FMAX",
+    "FMIN",
+    "HOP_LENGTH",
+    "NORM_MODE",
+    "N_FFT",
+    "N_MELS",
+    "SAMPLE_RATE",
+    "TOP_DB",
+    "WINDOW_FRAMES",
+    "WINDOW_HOP_FRAMES",
+    "WINDOW_SECONDS",
+    "WIN_LENGTH",
+    "extract_windows",
+    "log_mel_db",
+    "normalise_window",
+    "window_starts",
+    "windows_from_log_mel",
+]
+
+# "scalar" (shipped, the device's rule): subtract the window's scalar mean; "band": subtract
+# each mel band's mean over the window (cepstral-mean-style), an experiment that lost.
 NORM_MODE = "scalar"
-WINDOW_FRAMES = 250
-WINDOW_HOP_FRAMES = 125
-WINDOW_SECONDS = WINDOW_FRAMES * HOP_LENGTH / SAMPLE_RATE
-
-FEATURE_SPEC: dict[str, object] = {
-    "sample_rate": SAMPLE_RATE,
-    "n_fft": N_FFT,
-    "win_length": WIN_LENGTH,
-    "hop_length": HOP_LENGTH,
-    "window": "hann",
-    "center": True,
-    "n_mels": N_MELS,
-    "fmin": FMIN,
-    "fmax": FMAX,
-    "mel_norm": "slaney",
-    "htk": False,
-    "log": "10*log10(power_mel + 1e-10)",
-    "window_frames": WINDOW_FRAMES,
-    "window_hop_frames": WINDOW_HOP_FRAMES,
-    "window_seconds": WINDOW_SECONDS,
-    "normalisation": "per window: clamp to max-80 dB, subtract scalar mean, divide by scalar std",
-    "padding": "short windows padded at the end with the normalised floor value",
-    "layout": "(n_windows, 250 frames, 64 mels); model input (batch, 250, 64, 1) float32",
-}
-
-
-@lru_cache(maxsize=1)
-def _mel_basis() -> np.ndarray:
-    """Return the cached (N_MELS, N_FFT // 2 + 1) mel filterbank."""
-    return librosa.filters.mel(
-        sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX
-    ).astype(np.float32)
-
-
-def log_mel_db(audio: np.ndarray) -> np.ndarray:
-    """Return the un-normalised log-mel spectrogram in dB, shape (frames, N_MELS), float32."""
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.size < N_FFT:
-        # librosa needs at least one full frame; pad very short inputs with silence.
-        audio = np.pad(audio, (0, N_FFT - audio.size))
-    spec = librosa.stft(
-        audio, n_fft=N_FFT, hop_length=HOP_LENGTH, win_length=WIN_LENGTH, center=True
-    )
-    power = np.abs(spec) ** 2
-    mel = _mel_basis() @ power
-    return (10.0 * np.log10(mel + 1e-10)).T.astype(np.float32)
 
 
 def normalise_window(frames: np.ndarray) -> np.ndarray:
-    """Normalise one window of dB log-mel frames (n <= WINDOW_FRAMES, N_MELS) to the model input.
-
-    Returns (WINDOW_FRAMES, N_MELS) float32; see the module docstring for the exact rule.
-    """
+    """The device's normalisation, or the per-band experiment when NORM_MODE == "band"."""
+    if NORM_MODE != "band":
+        return _device.normalise_window(frames)
     frames = np.asarray(frames, dtype=np.float32)[:WINDOW_FRAMES]
     clamped = np.maximum(frames, frames.max() - TOP_DB)
-    band = NORM_MODE == "band"
-    mean = clamped.mean(axis=0, keepdims=True) if band else clamped.mean()
+    mean = clamped.mean(axis=0, keepdims=True)
     std = (clamped - mean).std() + 1e-5
     normed = (clamped - mean) / std
     if normed.shape[0] < WINDOW_FRAMES:
-        floor = np.minimum(
-            (frames.max() - TOP_DB - mean) / std, normed.min(axis=0 if band else None)
-        )
+        floor = np.minimum((frames.max() - TOP_DB - mean) / std, normed.min(axis=0))
         pad = np.broadcast_to(floor, (WINDOW_FRAMES - normed.shape[0], N_MELS))
         normed = np.concatenate([normed, pad], axis=0)
     return normed.astype(np.float32)
-
-
-def window_starts(n_frames: int) -> list[int]:
-    """Start frames of the scoring windows for an utterance of ``n_frames`` frames."""
-    if n_frames <= WINDOW_FRAMES:
-        return [0]
-    last = n_frames - WINDOW_FRAMES
-    starts = list(range(0, last, WINDOW_HOP_FRAMES))
-    # Align a final window with the end so the tail of the utterance is always scored.
-    starts.append(last)
-    return starts
 
 
 def windows_from_log_mel(log_mel: np.ndarray) -> np.ndarray:
@@ -128,8 +97,5 @@ def windows_from_log_mel(log_mel: np.ndarray) -> np.ndarray:
 
 
 def extract_windows(audio: np.ndarray) -> np.ndarray:
-    """THE device feature function: 16 kHz mono float32 audio -> (n_windows, 250, 64) float32.
-
-    Scoring an utterance = average the model's class probabilities over these windows.
-    """
+    """16 kHz mono float32 audio -> (n_windows, 250, 64) float32 (see edge.voice.features)."""
     return windows_from_log_mel(log_mel_db(audio))
