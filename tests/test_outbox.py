@@ -1,6 +1,7 @@
 """The outbox on its own: order, bound, persistence and recovery from corruption."""
 
 import logging
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from edge.app import EdgeService
 from edge.config import load_secrets
 from edge.publish.outbox import Outbox
+from edge.publish.publisher import DurablePublisher
 from tests.conftest import make_config
 
 
@@ -65,3 +67,31 @@ def test_a_corrupt_outbox_is_moved_aside_and_the_service_still_starts(
     assert len(aside) == 1 and aside[0].read_bytes() == damage
     assert any("corrupt" in record.getMessage() for record in caplog.records)
     service.publisher.stop(1)
+
+
+class FlakyOutbox(Outbox):
+    """An outbox whose disk fails on the first write (full disk, I/O error)."""
+
+    failures = 1
+
+    def append(self, items: list[tuple[str, bytes]]) -> int:
+        if self.failures:
+            self.failures -= 1
+            raise sqlite3.OperationalError("disk I/O error")
+        return super().append(items)
+
+
+def test_a_failed_write_is_retried_and_the_worker_keeps_running(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A transient disk error must neither lose the batch nor stop delivery for good."""
+    outbox = FlakyOutbox(tmp_path / "outbox.sqlite3", max_events=1000)
+    publisher = DurablePublisher(outbox, batch_max=100, inflight_max=100)
+    publisher.start()
+    with caplog.at_level(logging.ERROR):
+        for i in range(10):
+            publisher.submit("t", str(i).encode())
+        assert publisher.flush(10)
+    assert [e.payload for e in outbox.fetch_after(0, 100)] == [str(i).encode() for i in range(10)]
+    assert any("Outbox worker failed" in r.getMessage() for r in caplog.records)
+    publisher.stop(1)

@@ -75,6 +75,7 @@ class DurablePublisher:
         self._acks: deque[tuple[int, bool]] = deque()
         self._ack_wake = max(1, inflight_max // 2)
         self._inflight: dict[int, int] = {}  # mid -> seq; worker thread only
+        self._to_commit: list[tuple[str, bytes]] = []  # taken from the queue, not yet on disk
         self._cursor = 0  # highest seq handed to paho; worker thread only
         # Committed events above the cursor, kept in memory so sending needs no read-back.
         # "Spilled" means some exist only on disk (backlog at start, after a drop, or more
@@ -192,39 +193,50 @@ class DurablePublisher:
     def _run(self) -> None:
         while True:
             try:
-                first = self._queue.get(timeout=_ACK_POLL_S if self._inflight else _IDLE_WAKE_S)
-            except queue.Empty:
-                first = None
-            if first is not None and not self._drain(first):
-                return
-            self._outbox.delete(self._take_acks())
-            self._send()
-            now = time.monotonic()
-            if first is None or now - self._oldest_checked >= 1.0:
-                # Health only needs this roughly; under load, once a second is plenty.
-                self._oldest_checked = now
-                self._outbox_oldest = self._outbox.oldest_created_s()
+                if not self._turn():
+                    return
+            except Exception:
+                # A disk or client error must not end delivery: log it, pause, go on. Nothing
+                # is lost: committed events stay in the outbox and are sent on a later turn.
+                logger.exception("Outbox worker failed; retrying")
+                time.sleep(_IDLE_WAKE_S)
+
+    def _turn(self) -> bool:
+        """One pass: take what is queued, commit, forget acknowledged, send. False: stop."""
+        try:
+            first = self._queue.get(timeout=_ACK_POLL_S if self._inflight else _IDLE_WAKE_S)
+        except queue.Empty:
+            first = None
+        if first is not None and not self._drain(first):
+            return False
+        self._commit_pending()  # retries a batch a failed turn could not commit
+        self._outbox.delete(self._take_acks())
+        self._send()
+        now = time.monotonic()
+        if first is None or now - self._oldest_checked >= 1.0:
+            # Health only needs this roughly; under load, once a second is plenty.
+            self._oldest_checked = now
+            self._outbox_oldest = self._outbox.oldest_created_s()
+        return True
 
     def _drain(self, first: _Item) -> bool:
         """Handle `first` and whatever else is queued; False when asked to stop."""
-        events: list[tuple[str, bytes]] = []
         item: _Item | None = first
         keep_running = True
         while item is not None:
             if isinstance(item, tuple):
-                events.append(item)
+                self._to_commit.append(item)
             elif item.kind == "stop":
                 keep_running = False
             elif item.kind in ("link_up", "link_down"):
                 self._link_up = item.kind == "link_up"
-            if len(events) >= self._batch_max:
-                self._commit(events)
-                events = []
+            if len(self._to_commit) >= self._batch_max:
+                self._commit_pending()
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 item = None
-        self._commit(events)
+        self._commit_pending()
         return keep_running
 
     def _take_acks(self) -> list[int]:
@@ -242,10 +254,13 @@ class DurablePublisher:
             acked.append(seq)
         return acked
 
-    def _commit(self, events: list[tuple[str, bytes]]) -> None:
+    def _commit_pending(self) -> None:
+        """Commit what was taken from the queue; kept for the next turn if the disk fails."""
+        events = self._to_commit
         if not events:
             return
         dropped = self._outbox.append(events)
+        self._to_commit = []
         if dropped:
             logger.warning(
                 "Outbox full (%d events): dropped the %d oldest", self._outbox.max_events, dropped
