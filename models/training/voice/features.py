@@ -1,29 +1,7 @@
 """Log-mel features for training: the device's own function, re-exported from
-`edge.voice.features` (one implementation, so training and the kiosk cannot drift), plus the
-per-band normalisation experiment (``NORM_MODE = "band"``), which lost on validation.
-
-Exact spec (copy this into the device package's spec/manifest):
-
-- Input: mono float32 audio in [-1, 1] at ``SAMPLE_RATE`` = 16 000 Hz.
-- STFT: ``N_FFT`` = 512, Hann window of ``WIN_LENGTH`` = 400 samples (25 ms), hop
-  ``HOP_LENGTH`` = 160 samples (10 ms), ``center=True`` with zero padding.
-- Mel: ``N_MELS`` = 64 Slaney-normalised triangular filters, ``FMIN`` = 50 Hz to ``FMAX`` = 8000 Hz
-  (HTK=False), applied to the power spectrogram.
-- Log: ``10 * log10(mel + 1e-10)`` (dB), shape ``(frames, 64)`` (time first).
-- Windows: ``WINDOW_FRAMES`` = 250 frames (2.5 s), hop ``WINDOW_HOP_FRAMES`` = 125 frames. An
-  utterance shorter than one window gives one window; the last window is aligned to the end of
-  the utterance so no audio is dropped.
-- Per-window normalisation: clamp to ``max - TOP_DB`` (80 dB) of that window, then subtract the
-  window's scalar mean and divide by its scalar standard deviation (+1e-5), both over the real
-  frames only.  A scalar (not per-band) mean keeps the spectral tilt, which carries arousal, while
-  making the features invariant to input gain.  Frames missing at the end of a short window are
-  filled with the window's normalised floor value, min((max - 80 dB - mean) / std, min of the
-  normalised frames), i.e. what silence looks like after clamping.  (``NORM_MODE = "band"``,
-  per-band mean, was an experiment that lost on validation; the shipped model uses "scalar".)
-- Output: float32 array ``(n_windows, 250, 64)``; the model input is ``(batch, 250, 64, 1)``.
-
-Cost: one STFT + mel matrix product per utterance plus cheap per-window arithmetic; no pitch
-tracking (pyin) in this path.
+`edge.voice.features` (one implementation, so training and the kiosk cannot drift; the exact
+spec is that module's docstring), plus the per-band normalisation experiment
+(``NORM_MODE = "band"``), which lost on validation.
 """
 
 from __future__ import annotations
