@@ -73,4 +73,5 @@ def event_payloads() -> list[Payload]:
             payloads.append(anonymize.alert_payload(event, interaction, wall))
     summary = recorder.summary(25.0)
     payloads.append(anonymize.interaction_end_payload(interaction, "opt_in", "left", summary, wall))
+    payloads.append(anonymize.survey_payload(interaction, 4, wall))
     return payloads

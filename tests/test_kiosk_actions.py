@@ -15,6 +15,7 @@ from edge.mood.baseline import BaselineSketch
 from edge.mood.engine import MoodEngine
 from edge.pipeline.actions import KioskActions
 from edge.pipeline.publishing import OutputPublisher
+from edge.pipeline.survey import PublishingSurveySink
 from tests.broker import Mosquitto
 from tests.conftest import make_config
 from tests.test_commands import KEY, Rig, _start_rig, sign_command
@@ -85,3 +86,19 @@ def test_acknowledging_an_unknown_alert_is_refused(kiosk) -> None:  # type: igno
     rig.send("ack", sign_command(rig.service.topics.command("ack"), {"alert_id": "0" * 26}))
     result = rig.result("ack")
     assert result["error"]["code"] == "failed" and "no open alert" in result["error"]["message"]
+
+
+def test_a_survey_answer_is_published_as_survey_1(broker: Mosquitto, tmp_path: Path) -> None:
+    """Sensed and stated mood can only be compared if the self-report reaches the backend."""
+    rig = _start_rig(broker, make_config(tmp_path, broker.port))
+    interaction = "01JD0000000000000000000000"
+    PublishingSurveySink(rig.service).record(interaction, 5)
+    topic = rig.service.topics.leaf(Leaf.SURVEY)
+    messages = rig.results.wait_for(lambda m: any(x.topic == topic for x in m))
+    survey = next(x for x in messages if x.topic == topic).json()
+    assert (survey["schema"], survey["interaction_id"], survey["answer"]) == (
+        "survey/1",
+        interaction,
+        5,
+    )
+    rig.close()

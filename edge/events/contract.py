@@ -12,7 +12,12 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 
 from edge.events.command_payloads import CommandRequest, CommandResultPayload
-from edge.events.mood_payloads import INTERACTION_ADAPTER, AlertPayload, MoodPayload
+from edge.events.mood_payloads import (
+    INTERACTION_ADAPTER,
+    AlertPayload,
+    MoodPayload,
+    SurveyPayload,
+)
 from edge.events.state_payloads import (
     ConsentPayload,
     HealthPayload,
@@ -65,6 +70,7 @@ PAYLOAD_TYPES: tuple[PayloadType, ...] = (
     PayloadType("mood", 1, TypeAdapter(MoodPayload), "out", "Smoothed mood"),
     PayloadType("interaction", 1, INTERACTION_ADAPTER, "out", "Interaction start/end"),
     PayloadType("alert", 1, TypeAdapter(AlertPayload), "out", "Alert lifecycle"),
+    PayloadType("survey", 1, TypeAdapter(SurveyPayload), "out", "Self-reported mood"),
     PayloadType("command", 1, TypeAdapter(CommandRequest), "in", "Signed command"),
     PayloadType("command_result", 1, TypeAdapter(CommandResultPayload), "out", "Command result"),
 )

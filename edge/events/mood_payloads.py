@@ -127,3 +127,13 @@ class AlertPayload(Payload):
     message: str = Field(max_length=200, description="Short text for staff screens.")
     acknowledged: Acknowledgement | None
     end_reason: Literal["recovered", "interaction_ended", "expired"] | None
+
+
+class SurveyPayload(Payload):
+    """A customer's own answer to "How do you feel now?" after an interaction (self-report),
+    so the backend can compare sensed and stated mood."""
+
+    schema_name: Literal["survey/1"] = Field(default="survey/1", alias="schema")
+    interaction_id: RandomId
+    scale: Literal["faces5"] = Field(default="faces5", description="Five faces, sad to happy.")
+    answer: int = Field(ge=1, le=5, description="1 very unhappy ... 5 very happy.")

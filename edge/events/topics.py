@@ -22,6 +22,7 @@ class Leaf(StrEnum):
     MOOD = "mood"
     ALERT = "alert"
     HEALTH = "health"
+    SURVEY = "survey"
 
 
 # State topics are retained so a late subscriber sees the current value; events never are.

@@ -15,6 +15,7 @@ from edge.capture.video import CameraSource
 from edge.config import EdgeConfig, Secrets
 from edge.pipeline.build import build_pipeline
 from edge.pipeline.runner import PipelineRunner, Sources
+from edge.pipeline.survey import PublishingSurveySink
 from edge.web.service import start_web
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,12 @@ class LiveService:
         self.pipeline = build_pipeline(
             config, self.service, face=config.inputs.camera, voice=config.inputs.microphone
         )
-        self.web = start_web(config.web, self.pipeline.actions, self.pipeline.publisher)
+        self.web = start_web(
+            config.web,
+            self.pipeline.actions,
+            self.pipeline.publisher,
+            survey=PublishingSurveySink(self.service),
+        )
 
     def run(self, stop: threading.Event) -> None:
         """Open the devices, run the pipeline and MQTT presence until `stop`, shut down."""

@@ -22,6 +22,7 @@ from edge.events.mood_payloads import (
     Moment,
     MoodPayload,
     PeakEndSummary,
+    SurveyPayload,
 )
 from edge.events.state_payloads import ConsentPayload
 from edge.labels import CATEGORIES
@@ -140,3 +141,8 @@ def consent_payload(change: ConsentChange, wall_s: float) -> ConsentPayload:
         reason=change.reason,
         source=change.source,
     )
+
+
+def survey_payload(interaction_id: str, answer: int, wall_s: float) -> SurveyPayload:
+    """A `survey/1` self-report for the interaction it rates."""
+    return SurveyPayload(**_stamp(wall_s), interaction_id=interaction_id, answer=answer)

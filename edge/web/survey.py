@@ -1,7 +1,7 @@
 """The post-interaction survey's answers ("How do you feel now?", five faces).
 
-The MQTT contract has no payload for a self-report yet, so answers go to a `SurveySink`;
-the live service can publish them once the contract has one (see docs/web.md).
+Answers go to a `SurveySink`; the live service's sink publishes them as `survey/1`
+(edge/pipeline/survey.py), the default here only logs them.
 """
 
 import logging
@@ -27,7 +27,7 @@ class SurveySink(Protocol):
 
 
 class LogSurveySink:
-    """Until the contract carries self-reports: log them (no person in them, only a random id)."""
+    """Without a publishing sink: log them (no person in them, only a random id)."""
 
     def record(self, interaction_id: str, answer: int) -> None:
         """Log the answer at INFO."""
