@@ -9,13 +9,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
 
 from edge import __version__
 from edge.commands.auth import CommandAuthenticator
 from edge.commands.dispatcher import CommandDispatcher, CommandSpec, NoArgs
-from edge.config import EdgeConfig, Secrets, resolve_state_dir
+from edge.config import EdgeConfig, Secrets
+from edge.config.paths import StatePaths
 from edge.events.base import Payload
 from edge.events.ids import coarse_utc, new_event_id
 from edge.events.state_payloads import (
@@ -48,11 +48,6 @@ class HealthReporter(Protocol):
 SHUTDOWN_TIMEOUT_S = 5.0
 
 
-def outbox_path(config: EdgeConfig) -> Path:
-    """Where the outbox lives: configured, or `outbox.sqlite3` in the state directory."""
-    return config.outbox.path or resolve_state_dir(config) / "outbox.sqlite3"
-
-
 def config_digest(config: EdgeConfig) -> str:
     """sha256 of the effective config (it never holds secrets), for fleet drift checks."""
     return hashlib.sha256(config.model_dump_json().encode("utf-8")).hexdigest()
@@ -75,7 +70,9 @@ class EdgeService:
         # Verify every model before anything else: a tampered file must stop the start.
         self.registry = ModelRegistry(config.models.dir or DEFAULT_MODELS_DIR)
         self.models: list[ModelSpec] = self.registry.verify_all()
-        self.outbox = Outbox(outbox_path(config), config.outbox.max_events, config.outbox.sync)
+        self.outbox = Outbox(
+            StatePaths.of(config).outbox, config.outbox.max_events, config.outbox.sync
+        )
         self.publisher = DurablePublisher(
             self.outbox,
             batch_max=config.outbox.batch_max,

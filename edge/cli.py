@@ -2,15 +2,13 @@
 
 import argparse
 import json
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from edge import __version__
-from edge.config import ConfigError, EdgeConfig, load_config, load_secrets
+from edge.appliance.signals import stop_on_signals
+from edge.config import ConfigError, EdgeConfig, load_config, load_secrets, print_config_error
 from edge.evaluation.cli import add_eval_parser
 from edge.pipeline.cli import add_pipeline_parsers
 from edge.sink.cli import add_sink_parser
@@ -20,9 +18,7 @@ EXIT_CONFIG = 2
 
 
 def _report(error: ConfigError) -> int:
-    print(f"invalid configuration ({error.source}):", file=sys.stderr)
-    for problem in error.problems:
-        print(f"  {problem}", file=sys.stderr)
+    print_config_error(error)
     return EXIT_CONFIG
 
 
@@ -63,13 +59,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _report(error)
     configure_logging(config.logging.level)
     use_state_caches(resolve_state_dir(config))
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals()
     from edge.pipeline.live import LiveService  # after the numba cache is set
 
     try:

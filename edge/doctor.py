@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edge.config import EdgeConfig, resolve_state_dir
+from edge.config.paths import StatePaths
 from edge.inference.registry import DEFAULT_MODELS_DIR, ModelError, ModelRegistry
 
 Status = Literal["ok", "warn", "fail"]
@@ -137,8 +138,7 @@ def check_calibration(config: EdgeConfig) -> Finding:
     """A calibration profile exists, and what it found."""
     from edge.calibration.profile import load_profile
 
-    path = resolve_state_dir(config) / "calibration" / "profile.json"
-    profile = load_profile(path)
+    profile = load_profile(StatePaths.of(config).calibration)
     if profile is None:
         return Finding("warn", "calibration", "not calibrated yet", "run `moodsense calibrate`")
     if profile.findings:

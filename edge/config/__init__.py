@@ -1,6 +1,6 @@
 """Configuration: strict YAML model, environment overrides, file-based secrets."""
 
-from edge.config.loader import ConfigError, load_config, resolve_state_dir
+from edge.config.loader import ConfigError, load_config, print_config_error, resolve_state_dir
 from edge.config.model import EdgeConfig
 from edge.config.secrets import Secrets, load_secrets
 
@@ -10,5 +10,6 @@ __all__ = [
     "Secrets",
     "load_config",
     "load_secrets",
+    "print_config_error",
     "resolve_state_dir",
 ]

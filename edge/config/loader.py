@@ -1,6 +1,7 @@
 """Read the YAML file, apply environment overrides, validate, and explain every problem."""
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,13 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
+def print_config_error(error: ConfigError) -> None:
+    """The operator's view of a bad config: the source, then one line per problem (stderr)."""
+    print(f"invalid configuration ({error.source}):", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  {problem}", file=sys.stderr)
+
+
 def format_validation_error(error: ValidationError) -> list[str]:
     """One `field.path: message` line per pydantic error, input values left out (secrets)."""
     lines = []
@@ -32,7 +40,8 @@ def format_validation_error(error: ValidationError) -> list[str]:
     return lines
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The YAML mapping in `path`; unreadable, malformed or non-mapping files are `ConfigError`s."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -56,7 +65,7 @@ def load_config(path: Path | None) -> EdgeConfig:
 
     Raises `ConfigError` listing every problem with its field path.
     """
-    data = _read_yaml(path) if path is not None else {}
+    data = read_yaml(path) if path is not None else {}
     try:
         return EdgeConfig(**data)
     except ValidationError as exc:

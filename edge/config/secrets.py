@@ -34,11 +34,13 @@ def _credential_path(name: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def _pick(configured: Path | None, credential: str) -> Path | None:
+def secret_path(configured: Path | None, credential: str) -> Path | None:
+    """The configured secret file, else the systemd credential of that name, if present."""
     return configured if configured is not None else _credential_path(credential)
 
 
-def _read_secret(path: Path | None, field: str) -> bytes | None:
+def read_secret(path: Path | None, field: str) -> bytes | None:
+    """The secret in `path` (trailing newlines stripped); a missing or empty file is an error."""
     if path is None:
         return None
     try:
@@ -53,13 +55,13 @@ def _read_secret(path: Path | None, field: str) -> bytes | None:
 
 def load_secrets(config: EdgeConfig) -> Secrets:
     """Read every configured secret; a missing or empty named file is a `ConfigError`."""
-    password = _read_secret(
-        _pick(config.mqtt.password_file, MQTT_PASSWORD_CREDENTIAL), "mqtt.password_file"
+    password = read_secret(
+        secret_path(config.mqtt.password_file, MQTT_PASSWORD_CREDENTIAL), "mqtt.password_file"
     )
-    command_key = _read_secret(
-        _pick(config.commands.key_file, COMMAND_KEY_CREDENTIAL), "commands.key_file"
+    command_key = read_secret(
+        secret_path(config.commands.key_file, COMMAND_KEY_CREDENTIAL), "commands.key_file"
     )
-    client_key = _pick(config.mqtt.tls.client_key_file, MQTT_CLIENT_KEY_CREDENTIAL)
+    client_key = secret_path(config.mqtt.tls.client_key_file, MQTT_CLIENT_KEY_CREDENTIAL)
     if client_key is not None and not client_key.is_file():
         raise ConfigError(str(client_key), ["mqtt.tls.client_key_file: file not found"])
     return Secrets(

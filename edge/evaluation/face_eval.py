@@ -34,14 +34,14 @@ class FaceEvalCounts:
     skipped: Counter[str] = field(default_factory=Counter)
 
 
-def _with_context(gray_or_bgr: ImageArray) -> tuple[ImageArray, int]:
+def _with_context(gray_or_bgr: ImageArray) -> ImageArray:
     """A tight crop with a neutral border (and upscaled) so the detector sees a whole face."""
     image = gray_or_bgr if gray_or_bgr.ndim == 3 else cv2.cvtColor(gray_or_bgr, cv2.COLOR_GRAY2BGR)
     scale = max(1, 192 // max(image.shape[:2]))
     image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     border = image.shape[0] // 2
     padded = cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_REPLICATE)
-    return np.asarray(padded, np.uint8), border
+    return np.asarray(padded, np.uint8)
 
 
 def whole_image_crop(image: ImageArray, size: int) -> ImageArray:
@@ -64,12 +64,12 @@ def predict_image(
         return None
     image: ImageArray = np.asarray(raw, np.uint8)
     small = max(image.shape[:2]) <= SMALL_IMAGE_PX
-    frame_image, _border = _with_context(image) if small else (image, 0)
-    boxes = detector.process(VideoFrame(frame_image, ts_mono_ns=0, index=0))
+    frame = VideoFrame(_with_context(image) if small else image, ts_mono_ns=0, index=0)
+    boxes = detector.process(frame)
     if boxes:
         counts.detected += 1
         largest = max(boxes, key=lambda b: b.width * b.height)
-        return model.process(VideoFrame(frame_image, 0, 0), largest).probabilities
+        return model.process(frame, largest).probabilities
     if not small:
         counts.skipped["no_face"] += 1
         return None

@@ -15,12 +15,12 @@ import cv2
 import numpy as np
 
 from edge.config.camera import FaceConfig
+from edge.inference.registry import DEFAULT_MODELS_DIR
 from edge.types import FaceBox, VideoFrame
 
 logger = logging.getLogger(__name__)
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-DEFAULT_DETECTOR_MODEL = MODELS_DIR / "face_detection_short_range.tflite"
+DEFAULT_DETECTOR_MODEL = DEFAULT_MODELS_DIR / "face_detection_short_range.tflite"
 
 
 class DetectorUnavailable(RuntimeError):

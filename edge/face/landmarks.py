@@ -14,13 +14,13 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.face.detector import MODELS_DIR
+from edge.inference.registry import DEFAULT_MODELS_DIR
 from edge.inference.runtime import TfliteModel
 from edge.types import FaceBox, VideoFrame
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LANDMARK_MODEL = MODELS_DIR / "face_landmark.tflite"
+DEFAULT_LANDMARK_MODEL = DEFAULT_MODELS_DIR / "face_landmark.tflite"
 INPUT_PX = 192
 # The detector box is tight; Face Mesh was trained on a square 1.5x larger around its centre.
 ROI_SCALE = 1.5

@@ -76,12 +76,16 @@ class ModelRegistry:
             raise ModelError(f"{manifest}: cannot read model manifest: {exc}") from exc
         entries = document.get("models", {})
         self.specs = {name: _spec(name, entry, directory) for name, entry in entries.items()}
+        # Hashing is the slow part of a start; each file is checked once per registry.
+        self._verified: set[str] = set()
 
     def verify(self, name: str) -> ModelSpec:
         """The spec of `name` once its file exists and its sha256 matches the manifest."""
         spec = self.specs.get(name)
         if spec is None:
             raise ModelError(f"model '{name}' is not in the manifest")
+        if name in self._verified:
+            return spec
         if not spec.path.is_file():
             raise ModelError(f"{spec.path}: model file is missing")
         actual = file_sha256(spec.path)
@@ -90,6 +94,7 @@ class ModelRegistry:
                 f"{spec.path}: sha256 {actual} does not match the manifest ({spec.sha256}); "
                 "the file is truncated, corrupt or was replaced"
             )
+        self._verified.add(name)
         return spec
 
     def verify_all(self) -> list[ModelSpec]:

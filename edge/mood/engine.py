@@ -171,7 +171,6 @@ class MoodEngine:
 
     def _apply(self, transition: Callable[[], ConsentChange | None], now: float) -> list[Output]:
         ending_id = self.gate.interaction_id if self.gate.state == "active" else None
-        summary = self._recorder.summary(now) if ending_id else None
         change = transition()
         if change is None:
             return []
@@ -182,7 +181,10 @@ class MoodEngine:
             self._started_s = self._last_seen_s = now
             self._last_mood_s = now - self.config.mood_period_s
             out.append(InteractionStarted(change))
-        elif ending_id is not None and summary is not None and change.state != "active":
+        elif ending_id is not None and change.state != "active":
+            # The recorder is not one of the gate's reset stages, so the summary is still
+            # there: it is computed only when an interaction really ends, not on every tick.
+            summary = self._recorder.summary(now)
             alert_end = self._alerts.end_interaction(now)
             if alert_end is not None:
                 out.append(AlertUpdate(alert_end, ending_id))

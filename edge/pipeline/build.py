@@ -9,11 +9,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from edge.app import EdgeService
-from edge.calibration.profile import load_profile
-from edge.config import EdgeConfig, resolve_state_dir
+from edge.calibration.profile import CalibrationProfile, load_profile
+from edge.config import EdgeConfig
+from edge.config.paths import StatePaths
 from edge.consent.gate import ConsentGate
 from edge.consent.ledger import ConsentLedger
 from edge.face.detector import create_detector
@@ -36,28 +35,11 @@ from edge.voice.warmup import warm_up
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class StatePaths:
-    """Where the pipeline keeps its (non-media) state."""
-
-    ledger: Path
-    baseline: Path
-    calibration: Path
-
-    @classmethod
-    def of(cls, config: EdgeConfig) -> "StatePaths":
-        root = resolve_state_dir(config)
-        return cls(
-            ledger=root / "consent-ledger.jsonl",
-            baseline=root / "calibration" / "baseline.json",
-            calibration=root / "calibration" / "profile.json",
-        )
-
-
-def build_face_path(config: EdgeConfig, registry: ModelRegistry) -> FacePath:
+def build_face_path(
+    config: EdgeConfig, registry: ModelRegistry, profile: CalibrationProfile | None = None
+) -> FacePath:
     """Detector, tracker, landmarks, quality gate and expression model."""
     face = config.face
-    profile = load_profile(StatePaths.of(config).calibration)
     if profile is not None and profile.settings.face_min_px is not None:
         face = face.model_copy(update={"min_face_px": profile.settings.face_min_px})
     threads = config.models.num_threads
@@ -71,17 +53,16 @@ def build_face_path(config: EdgeConfig, registry: ModelRegistry) -> FacePath:
     )
 
 
-def build_voice_path(config: EdgeConfig, registry: ModelRegistry) -> VoicePath:
+def build_voice_path(
+    config: EdgeConfig, registry: ModelRegistry, profile: CalibrationProfile | None = None
+) -> VoicePath:
     """VAD (with the calibrated noise floor, if any) and the voice-emotion model."""
     vad = VoiceActivityDetector(config.vad)
-    profile = load_profile(StatePaths.of(config).calibration)
     if config.vad.noise_floor_dbfs is None and profile is not None:
         vad.set_noise_floor_db(profile.settings.vad_noise_floor_dbfs)
     spec, model = registry.open("voice_emotion", config.models.num_threads)
-    scorer = VoiceEmotionModel(spec, model)
     warm_up()  # compile and load now, not when the first customer speaks
-    scorer.score(np.zeros(16000, dtype=np.float32))
-    return VoicePath(vad, scorer)
+    return VoicePath(vad, VoiceEmotionModel(spec, model))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +84,7 @@ def build_pipeline(
 ) -> Pipeline:
     """The whole pipeline around `service` (which publishes); registers its commands."""
     paths = StatePaths.of(config)
+    profile = load_profile(paths.calibration)
     gate = ConsentGate(
         mode=config.consent.mode,
         grant_timeout_s=config.consent.grant_timeout_s,
@@ -124,8 +106,8 @@ def build_pipeline(
     runner = PipelineRunner(
         engine,
         publisher,
-        build_face_path(config, service.registry) if face else None,
-        build_voice_path(config, service.registry) if voice else None,
+        build_face_path(config, service.registry, profile) if face else None,
+        build_voice_path(config, service.registry, profile) if voice else None,
         lock=actions.lock,
     )
     return Pipeline(runner, publisher, actions)

@@ -106,8 +106,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from edge.calibration.measure import measure_audio, measure_video
     from edge.calibration.profile import build_profile, save_profile
+    from edge.config.paths import StatePaths
     from edge.face.detector import create_detector
-    from edge.pipeline.build import StatePaths
 
     try:
         config = _load(args)

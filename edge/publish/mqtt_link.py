@@ -39,7 +39,8 @@ class LinkListener(Protocol):
 MessageHandler = Callable[[str, bytes], object]
 
 
-def _tls_context(config: MqttConfig, secrets: Secrets) -> ssl.SSLContext:
+def tls_context(config: MqttConfig, secrets: Secrets) -> ssl.SSLContext:
+    """CA-verifying TLS context for the broker, with the client certificate if configured."""
     context = ssl.create_default_context(
         ssl.Purpose.SERVER_AUTH,
         cafile=str(config.tls.ca_file) if config.tls.ca_file else None,
@@ -84,7 +85,7 @@ class MqttLink:
         will_topic, will_payload = will
         client.will_set(will_topic, will_payload, qos=QOS, retain=True)
         if config.tls.enabled:
-            client.tls_set_context(_tls_context(config, secrets))
+            client.tls_set_context(tls_context(config, secrets))
         if config.username is not None:
             client.username_pw_set(config.username, secrets.mqtt_password)
         client.reconnect_delay_set(

@@ -83,6 +83,8 @@ class DurablePublisher:
         self._pending: deque[StoredEvent] = deque()
         self._spilled = outbox.depth > 0
         self._rejected = 0
+        self._outbox_oldest: float | None = None  # refreshed by the worker, read by stats()
+        self._oldest_checked = 0.0
         self._link_up = False
         self._thread = threading.Thread(target=self._run, name="outbox-worker", daemon=True)
 
@@ -186,9 +188,6 @@ class DurablePublisher:
             self._queue.put(_Signal("acks"))
 
     # --- worker thread ---------------------------------------------------------------
-
-    _outbox_oldest: float | None = None
-    _oldest_checked = 0.0
 
     def _run(self) -> None:
         while True:

@@ -2,11 +2,8 @@
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -32,7 +29,8 @@ def _cmd_sink(args: argparse.Namespace) -> int:
     except ImportError:
         print(f"cannot start: {INSTALL_HINT}", file=sys.stderr)
         return EXIT_CONFIG
-    from edge.config import ConfigError
+    from edge.appliance.signals import stop_on_signals
+    from edge.config import ConfigError, print_config_error
     from edge.logsetup import configure_logging
     from edge.sink.config import load_sink_config, load_sink_secrets
     from edge.sink.service import SinkService
@@ -41,18 +39,10 @@ def _cmd_sink(args: argparse.Namespace) -> int:
         config = load_sink_config(args.config)
         secrets = load_sink_secrets(config)
     except ConfigError as error:
-        # Same format as `moodsense config check`; edge.cli is not imported (it pulls numpy).
-        print(f"invalid configuration ({error.source}):", file=sys.stderr)
-        print("\n".join(f"  {problem}" for problem in error.problems), file=sys.stderr)
+        print_config_error(error)  # the same format as `moodsense config check`
         return EXIT_CONFIG
     configure_logging(config.logging.level)
-    stop = threading.Event()
-
-    def request_stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals()
     try:
         SinkService(config, secrets).run(stop)
     except psycopg.Error as error:

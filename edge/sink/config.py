@@ -10,9 +10,9 @@ from pathlib import Path
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from edge.config.ids import TopicId
-from edge.config.loader import ConfigError, _read_yaml, format_validation_error
+from edge.config.loader import ConfigError, format_validation_error, read_yaml
 from edge.config.model import CommandsConfig, EdgeConfig, LoggingConfig, MqttConfig, StrictModel
-from edge.config.secrets import Secrets, _pick, _read_secret, load_secrets
+from edge.config.secrets import Secrets, load_secrets, read_secret, secret_path
 
 # Credential name (a file under $CREDENTIALS_DIRECTORY), not a secret value.
 DB_PASSWORD_CREDENTIAL = "sink_db_password"  # noqa: S105
@@ -113,7 +113,7 @@ class SinkSecrets:
 
 def load_sink_config(path: Path) -> SinkConfig:
     """Load and validate `path`; raises `ConfigError` with one line per problem."""
-    data = _read_yaml(path)
+    data = read_yaml(path)
     try:
         return SinkConfig(**data)
     except ValidationError as exc:
@@ -125,8 +125,8 @@ def load_sink_secrets(config: SinkConfig) -> SinkSecrets:
     # model_construct: no validation and no MOODSENSE_* environment, only our mqtt section.
     device_view = EdgeConfig.model_construct(mqtt=config.mqtt, commands=CommandsConfig())
     mqtt_secrets = replace(load_secrets(device_view), command_key=None)
-    db_password = _read_secret(
-        _pick(config.database.password_file, DB_PASSWORD_CREDENTIAL), "database.password_file"
+    db_password = read_secret(
+        secret_path(config.database.password_file, DB_PASSWORD_CREDENTIAL), "database.password_file"
     )
     return SinkSecrets(
         mqtt=mqtt_secrets,

@@ -20,7 +20,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from edge.publish.mqtt_link import _tls_context
+from edge.publish.mqtt_link import tls_context
 from edge.sink.config import SinkConfig, SinkSecrets
 from edge.sink.store import DeadLetter, EventStore, ValidMessage, WriteResult
 from edge.sink.validate import Accepted, ContractValidator, Rejected
@@ -118,7 +118,7 @@ class SinkService:
         client.manual_ack_set(True)  # PUBACK only after the commit, see _ack()
         mqtt_config = self.config.mqtt
         if mqtt_config.tls.enabled:
-            client.tls_set_context(_tls_context(mqtt_config, secrets.mqtt))
+            client.tls_set_context(tls_context(mqtt_config, secrets.mqtt))
         if mqtt_config.username is not None:
             client.username_pw_set(mqtt_config.username, secrets.mqtt.mqtt_password)
         client.reconnect_delay_set(
