@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from edge.app import EdgeService
-from edge.config import load_secrets
+from edge.config import EdgeConfig, load_secrets
 from edge.consent.ledger import ConsentLedger
 from edge.events.topics import Leaf
 from edge.pipeline.actions import KioskActions
@@ -24,6 +24,8 @@ from edge.web.app import create_app
 from edge.web.config import WebConfig
 from edge.web.hub import EventHub
 from edge.web.server import WebServer
+from edge.web.service import open_store
+from edge.web.store_link import StoreLink
 from tests.broker import Mosquitto
 from tests.collector import Collector
 from tests.conftest import make_config
@@ -57,10 +59,28 @@ class MemorySurvey:
         self.answers.append((interaction_id, answer))
 
 
-class Kiosk:
-    """Everything behind the pages, built like `build_pipeline` does, minus real perception."""
+def _named(config: EdgeConfig, device_id: str) -> EdgeConfig:
+    """`config` for another device of the same site (validated again)."""
+    return EdgeConfig.model_validate(config.model_dump() | {"device_id": device_id})
 
-    def __init__(self, tmp_path: Path, broker: Mosquitto | None = None, **web: Any) -> None:
+
+class Kiosk:
+    """Everything behind the pages, built like `build_pipeline` does, minus real perception.
+
+    With a broker, `device_id` names it and `command_key` lets it take signed commands (the
+    pipeline's too, `ack` included); `web={"store_view": True, ...}` follows the site's other
+    devices through a real `StoreLink`, as `start_web` would.
+    """
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        broker: Mosquitto | None = None,
+        device_id: str = "kiosk-3",
+        command_key: bytes | None = None,
+        **web: Any,
+    ) -> None:
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.now_s = 0.0
         self.engine = engine()
         self.faces = ScriptedFaces()
@@ -70,13 +90,17 @@ class Kiosk:
         models = tmp_path / "models"
         models.mkdir()
         (models / "manifest.toml").write_text("[models]\n")
+        device: dict[str, Any] = {"models": {"dir": str(models)}}
+        if command_key is not None:
+            (tmp_path / "command.key").write_bytes(command_key)
+            device["commands"] = {"key_file": str(tmp_path / "command.key")}
         if broker is not None:
-            config = make_config(tmp_path, broker.port, models={"dir": str(models)})
+            config = _named(make_config(tmp_path, broker.port, **device), device_id)
             rig = _start_rig(broker, config)
             self.service, self._rig = rig.service, rig
             self.alerts = rig.results
         else:
-            config = make_config(tmp_path, None, models={"dir": str(models)})
+            config = _named(make_config(tmp_path, None, **device), device_id)
             self.service, self._rig = EdgeService(config, load_secrets(config)), None
             self.service.start()
         self.publisher = OutputPublisher(
@@ -90,16 +114,27 @@ class Kiosk:
             None,
             lock=self.actions.lock,  # type: ignore[arg-type]
         )
-        self.hub = EventHub()
-        self.publisher.add_listener(self.hub.listener)
+        for spec in self.actions.command_specs():
+            self.service.commands.register(spec)
         self.survey = MemorySurvey()
         self.config = WebConfig(enabled=True, port=0, **web)
+        store = open_store(self.config, (config, load_secrets(config)))
+        self.hub = EventHub(store=store[0] if store else None)
+        self.publisher.add_listener(self.hub.listener)
+        self.store: StoreLink | None = None
+        if store is not None:
+            self.store = StoreLink(
+                config, load_secrets(config), store[0].filters, self.hub, store[1]
+            )
+            self.store.start()
         self.server: WebServer | None = None
         self._frames = 0
 
     def app(self) -> Any:
         """A fresh app around the same actions and hub."""
-        return create_app(self.actions, self.hub, self.config, token=TOKEN, survey=self.survey)
+        return create_app(
+            self.actions, self.hub, self.config, token=TOKEN, survey=self.survey, store=self.store
+        )
 
     def serve(self, port: int = 0) -> str:
         """Start serving (again); the base URL."""
@@ -133,6 +168,8 @@ class Kiosk:
     def close(self) -> None:
         if self.server is not None:
             self.server.stop()
+        if self.store is not None:
+            self.store.stop()
         self.publisher.close()
         if self._rig is not None:
             self._rig.close()

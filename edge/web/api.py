@@ -10,13 +10,14 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from edge.commands.dispatcher import CommandFailed
+from edge.config.ids import TopicId
 from edge.pipeline.actions import AckArgs, ConsentArgs, StaffArgs
 from edge.web.context import WebContext
 from edge.web.hub import Audience, SseEvent
@@ -32,6 +33,14 @@ Allowed = Callable[[Request, WebContext], bool]
 MAX_BODY_BYTES = 1024
 HEARTBEAT_S = 15.0
 RETRY_MS = 2000
+
+
+class RemoteAckArgs(BaseModel):
+    """The store view: acknowledge an alert of another device of the site."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    device: TopicId
+    alert_id: str = Field(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def staff_only(request: Request, ctx: WebContext) -> bool:
@@ -164,6 +173,14 @@ def api_routes(ctx: WebContext) -> list[Route]:
     def presence(_request: Request, args: StaffArgs) -> dict[str, Any]:
         return actions.staff(args.present, "staff")
 
+    def remote_ack(_request: Request, args: RemoteAckArgs) -> dict[str, Any]:
+        if ctx.store is None:
+            raise CommandFailed("the store view is off")
+        if not ctx.hub.remote_alert_open(args.device, args.alert_id):
+            raise CommandFailed(f"no open alert {args.alert_id} on {args.device}")
+        # Through that device's signed command topic: only it can acknowledge its alerts.
+        return ctx.store.acknowledge(args.device, args.alert_id)
+
     post = ["POST"]
     return [
         Route("/api/kiosk/events", stream(ctx, kiosk_or_staff, "kiosk")),
@@ -174,4 +191,9 @@ def api_routes(ctx: WebContext) -> list[Route]:
         Route("/api/kiosk/survey", action(ctx, kiosk_or_staff, SurveyArgs, survey), methods=post),
         Route("/api/staff/ack", action(ctx, staff_only, AckArgs, ack), methods=post),
         Route("/api/staff/presence", action(ctx, staff_only, StaffArgs, presence), methods=post),
+        Route(
+            "/api/staff/remote-ack",
+            action(ctx, staff_only, RemoteAckArgs, remote_ack),
+            methods=post,
+        ),
     ]

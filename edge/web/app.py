@@ -27,6 +27,7 @@ from edge.web.context import WebContext
 from edge.web.hub import EventHub
 from edge.web.i18n import json_block, pick_language
 from edge.web.security import SESSION_COOKIE, SecurityHeaders, is_local, same_origin
+from edge.web.store_link import StoreLink
 from edge.web.survey import SurveySink
 from edge.web.token import StaffToken
 
@@ -78,7 +79,11 @@ def _pages(ctx: WebContext) -> list[Route]:
         return _page(ctx, request, "pair", error="")
 
     async def healthz(_request: Request) -> Response:
-        return JSONResponse({"status": "ok", "consent": ctx.hub.consent_state()})
+        health: dict[str, object] = {"status": "ok", "consent": ctx.hub.consent_state()}
+        store = ctx.hub.store_counters()
+        if store is not None:  # devices followed, messages ignored: no person in either
+            health["store"] = store
+        return JSONResponse(health)
 
     return [
         Route("/", home),
@@ -124,9 +129,13 @@ def create_app(
     config: WebConfig,
     token: str | None = None,
     survey: SurveySink | None = None,
+    store: StoreLink | None = None,
 ) -> Starlette:
-    """The ASGI app. `token` is the staff token (`load_web_token`); None: no staff access."""
-    ctx = WebContext(actions, events, config, StaffToken(token))
+    """The ASGI app. `token` is the staff token (`load_web_token`); None: no staff access.
+
+    `store` is the store view's link (the hub then holds the matching `StoreView`).
+    """
+    ctx = WebContext(actions, events, config, StaffToken(token), store=store)
     if survey is not None:
         ctx.survey = survey
 

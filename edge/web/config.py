@@ -8,6 +8,8 @@ from edge.config.base import StrictModel
 
 WEB_TOKEN_CREDENTIAL = "web_token"  # noqa: S105 - a credential *name*, not a secret
 """systemd credential (under $CREDENTIALS_DIRECTORY) holding the staff token."""
+SITE_COMMAND_KEY_CREDENTIAL = "site_command_key"
+"""systemd credential holding the site's command key (acknowledging other devices' alerts)."""
 
 
 class RateLimit(StrictModel):
@@ -54,6 +56,17 @@ class WebConfig(StrictModel):
     )
     survey_window_s: float = Field(
         default=120.0, gt=0, le=3600, description="How long after an interaction the survey shows."
+    )
+    store_view: bool = Field(
+        default=False,
+        description="Also show the other devices of this site (read from the broker, same "
+        "settings as the publisher) on the staff page, grouped by device. Off by default.",
+    )
+    site_command_key_file: Path | None = Field(
+        default=None,
+        description="File with the command key the site's devices accept (their "
+        "commands.key_file); falls back to the credential 'site_command_key'. Needed to "
+        "acknowledge another device's alert from this tablet; without it that button is off.",
     )
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ from edge.web.config import WebConfig
 from edge.web.hub import EventHub
 from edge.web.i18n import Templates, load_catalogues
 from edge.web.security import RateLimiter
+from edge.web.store_link import StoreLink
 from edge.web.survey import LogSurveySink, SurveySink
 from edge.web.token import StaffToken
 
@@ -20,6 +21,8 @@ class WebContext:
     config: WebConfig
     token: StaffToken
     survey: SurveySink = field(default_factory=LogSurveySink)
+    store: StoreLink | None = None
+    """The store view's broker link (acknowledging other devices' alerts); None when off."""
     catalogues: dict[str, dict[str, str]] = field(init=False)
     templates: Templates = field(default_factory=Templates)
     action_limit: RateLimiter = field(init=False)

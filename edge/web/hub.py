@@ -5,6 +5,10 @@ calls it for every published payload. It updates a small snapshot under a lock (
 hands the fan-out to the web server's event loop with `call_soon_threadsafe`. A client that
 (re)connects gets the snapshot first, then live events; sequence numbers make sure an event
 is neither lost nor sent twice around that moment.
+
+With the store view on, the same goes for the site's other devices: the store link calls
+`remote` from its MQTT thread, `StoreView` keeps their picture, and each change goes out as a
+`device` event (the whole device, so a missed event never leaves a tablet wrong for long).
 """
 
 import asyncio
@@ -21,6 +25,7 @@ from edge.events.base import Payload
 from edge.events.mood_payloads import AlertPayload, InteractionEnd, InteractionStart, MoodPayload
 from edge.events.state_payloads import ConsentPayload
 from edge.events.topics import Leaf
+from edge.web.store import StoreView
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +57,13 @@ class EventHub:
     """Snapshot plus fan-out of published payloads to the open kiosk and staff streams."""
 
     def __init__(
-        self, survey_window_s: float = 120.0, clock: Callable[[], float] = time.monotonic
+        self,
+        survey_window_s: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+        store: StoreView | None = None,
     ) -> None:
         self._lock = threading.Lock()
+        self._store = store
         self._clock, self._survey_window_s = clock, survey_window_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscriptions: list[Subscription] = []
@@ -80,10 +89,15 @@ class EventHub:
             kiosk = (
                 self._kiosk_view() if isinstance(payload, ConsentPayload | InteractionEnd) else None
             )
+        self._send(loop, seq, (leaf.value, data), kiosk)
+
+    def _send(
+        self, loop: asyncio.AbstractEventLoop | None, seq: int, event: SseEvent, kiosk: str | None
+    ) -> None:
         if loop is None:
             return
         try:
-            loop.call_soon_threadsafe(self._fan_out, seq, (leaf.value, data), kiosk)
+            loop.call_soon_threadsafe(self._fan_out, seq, event, kiosk)
         except RuntimeError:  # the loop closed meanwhile (server stopping): snapshot is enough
             logger.debug("Web event loop closed; event kept in the snapshot only")
 
@@ -107,6 +121,50 @@ class EventHub:
                 self._alerts.pop(payload.alert_id, None)
             else:
                 self._alerts[payload.alert_id] = data
+
+    # --- store link side (its MQTT thread, never blocks) ------------------------------------
+
+    def remote(self, topic: str, payload: bytes) -> None:
+        """A message of a device of the site: update the store view, send what changed."""
+        if self._store is not None:
+            self._relay(self._store, lambda store, now: store.apply(topic, payload, now))
+
+    def remote_link_down(self) -> None:
+        """The store link lost the broker: every other device's state is unknown for now."""
+        if self._store is not None:
+            self._relay(self._store, lambda store, _now: store.link_down())
+
+    def remote_ack_refused(self, device_id: str, alert_id: str, code: str) -> None:
+        """Tell the tablets that `device_id` refused an acknowledgement sent from here."""
+        data = json.dumps({"device": device_id, "alert_id": alert_id, "error": code})
+        with self._lock:
+            self._seq += 1
+            seq, loop = self._seq, self._loop
+        self._send(loop, seq, ("remote_ack", data), None)
+
+    def _relay(self, store: StoreView, change: Callable[[StoreView, float], list[str]]) -> None:
+        """Apply `change` (it returns the devices it changed) and send their new views."""
+        sends = []
+        with self._lock:
+            now = self._clock()
+            for device_id in change(store, now):
+                self._seq += 1
+                sends.append((self._seq, ("device", store.view(device_id, now))))
+            loop = self._loop
+        for seq, event in sends:
+            self._send(loop, seq, event, None)
+
+    def remote_alert_open(self, device_id: str, alert_id: str) -> bool:
+        """`alert_id` is an open, unacknowledged alert of that other device."""
+        with self._lock:
+            return self._store is not None and self._store.alert_open(device_id, alert_id)
+
+    def store_counters(self) -> dict[str, int] | None:
+        """Devices followed and messages ignored by reason; None without the store view."""
+        with self._lock:
+            if self._store is None:
+                return None
+            return {"devices": len(self._store.devices()), **self._store.ignored}
 
     # --- event loop side -----------------------------------------------------------------
 
@@ -171,6 +229,11 @@ class EventHub:
         if audience == "kiosk":
             return [("kiosk", self._kiosk_view())]
         events: list[SseEvent] = [("reset", "{}")]
+        if self._store is not None:
+            now = self._clock()
+            self._store.prune(now)
+            events.append(("store", self._store.intro()))
+            events += [("device", self._store.view(d, now)) for d in self._store.devices()]
         if self._consent_json is not None:
             events.append((Leaf.CONSENT.value, self._consent_json))
         events += [(Leaf.INTERACTION.value, summary) for summary in self._summaries]

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from edge.web.config import WebConfig
 from edge.web.hub import EventHub
+from edge.web.store_link import StoreLink
 
 logger = logging.getLogger(__name__)
 
@@ -27,12 +28,18 @@ class WebServerError(RuntimeError):
 
 
 class WebServer:
-    """uvicorn on `config.host:config.port` (or `port` given here), in a daemon thread."""
+    """uvicorn on `config.host:config.port` (or `port` given here), in a daemon thread; with
+    the store view's broker link started after it and stopped before it."""
 
     def __init__(
-        self, app: ASGIApp, hub: EventHub, config: WebConfig, port: int | None = None
+        self,
+        app: ASGIApp,
+        hub: EventHub,
+        config: WebConfig,
+        port: int | None = None,
+        store: StoreLink | None = None,
     ) -> None:
-        self._hub = hub
+        self._hub, self._store = hub, store
         self._config = uvicorn.Config(
             app,
             host=config.host,
@@ -61,6 +68,8 @@ class WebServer:
                 )
             time.sleep(_POLL_S)
         logger.info("Web pages served on %s:%d", self._config.host, self.port)
+        if self._store is not None:
+            self._store.start()
 
     def _run(self) -> None:
         try:
@@ -78,6 +87,8 @@ class WebServer:
 
     def stop(self) -> None:
         """End the streams, stop serving, and wait for the thread."""
+        if self._store is not None:
+            self._store.stop()
         self._hub.end_streams()
         self._server.should_exit = True
         if self._thread is not None:
