@@ -4,6 +4,9 @@ One browser per module; each test gets fresh pages and its own kiosk (engine, ac
 publisher, service, web server). Waits are Playwright's `expect` with deadlines, never sleeps.
 """
 
+import hashlib
+import hmac
+import json
 import os
 import re
 import time
@@ -16,6 +19,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from edge.web.security import SESSION_COOKIE
 from edge.web.token import StaffToken
 from tests.broker import Mosquitto
+from tests.collector import wait_until
+from tests.test_web_store import alert, followed, plain_client, send, status
 from tests.web_rig import TOKEN, Kiosk
 
 CHROMIUM = os.environ.get("MOODSENSE_CHROMIUM", "/usr/bin/chromium")
@@ -232,3 +237,83 @@ def test_the_pages_run_under_the_strict_csp_without_errors(
         page.reload()
     expect(pages[0].locator("#sensing")).to_be_visible()
     assert errors == []
+
+
+SITE_KEY = b"site-command-key-0123456789abcdef"
+
+
+def signed_per_the_contract(topic: str, request: dict[str, object], key: bytes) -> bool:
+    """Check a command's `sig` the way docs/mqtt.md tells a receiver to."""
+    fields = {name: request[name] for name in ("args", "id", "issued_at", "nonce")}
+    text = json.dumps(
+        fields | {"topic": topic}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    return hmac.compare_digest(hmac.new(key, text, hashlib.sha256).hexdigest(), str(request["sig"]))
+
+
+def test_another_kiosks_alert_shows_here_and_its_ack_reaches_that_kiosk_signed(
+    broker: Mosquitto, tmp_path: Path, context: BrowserContext
+) -> None:
+    """Staff carry one tablet for the whole store: they must see and answer every kiosk."""
+    key_file = tmp_path / "site_command_key"
+    key_file.write_bytes(SITE_KEY)
+    tablet = Kiosk(tmp_path / "kiosk-3", broker, store_view=True, site_command_key_file=key_file)
+    sibling = Kiosk(tmp_path / "kiosk-4", broker, device_id="kiosk-4", command_key=SITE_KEY)
+    errors: list[str] = []  # a script error would leave the other kiosks silently missing
+    context.on("weberror", lambda error: errors.append(str(error.error)))
+    context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page = staff_page(context, tablet.serve())
+        expect(page.locator("#own-device")).to_have_text("kiosk-3 (this kiosk)")
+        other = page.locator("#devices li.device")
+        expect(other).to_contain_text("kiosk-4")
+        expect(other).to_contain_text("Online")
+        sibling.actions.consent("grant", "kiosk")
+        sibling.feed("neutral", 10)
+        sibling.feed("angry", 30)
+        remote = page.locator("#alerts li.remote")
+        expect(remote).to_have_count(1)
+        expect(remote).to_contain_text("kiosk-4")
+        expect(remote).to_contain_text("Frustrated")
+        expect(other).to_contain_text("Frustrated")
+        with page.expect_response("**/api/staff/remote-ack") as response:
+            remote.get_by_role("button", name="Acknowledge").click()
+        assert response.value.ok
+        expect(remote.get_by_role("button")).to_have_text("Sent to kiosk-4…")
+        topic = sibling.service.topics.command("ack")
+        assert sibling.alerts is not None
+        sibling.alerts.wait_for(lambda m: any(x.topic == topic for x in m))
+        request = sibling.alerts.snapshot(topic)[0].json()
+        assert signed_per_the_contract(topic, request, SITE_KEY)
+        open_alert = next(p for p in sibling.alert_payloads() if p["phase"] == "new")
+        assert request["args"] == {"alert_id": open_alert["alert_id"]}
+        sibling.feed("angry", 12)  # kiosk-4 shows the acknowledgement in its next update
+        expect(remote).to_contain_text("Acknowledged")
+        sibling.feed(None, 12)  # the customer leaves: the alert ends on kiosk-4
+        expect(page.locator("#alerts li")).to_have_count(0)
+        expect(other).to_contain_text("No customer is being sensed")
+        assert errors == []
+    finally:
+        sibling.close()
+        tablet.close()
+
+
+def test_without_a_site_key_a_remote_ack_button_is_disabled_and_says_why(
+    broker: Mosquitto, tmp_path: Path, context: BrowserContext
+) -> None:
+    """A button that cannot work must say so, not fail silently when staff rely on it."""
+    tablet = Kiosk(tmp_path / "kiosk-3", broker, store_view=True)
+    try:
+        with plain_client(broker) as raw:
+            page = staff_page(context, tablet.serve())
+            send(raw, "moodsense/v1/store-7/kiosk-9/status", status(), retain=True)
+            followed(tablet, 1)
+            open_alert = alert("0" * 26)
+            send(raw, "moodsense/v1/store-7/kiosk-9/alert", open_alert.to_json())
+            wait_until(lambda: tablet.hub.remote_alert_open("kiosk-9", open_alert.alert_id))
+            button = page.locator("#alerts li.remote").get_by_role("button", name="Acknowledge")
+            expect(button).to_be_disabled()
+            expect(button).to_have_accessible_description(re.compile("no site command key"))
+            expect(page.locator("#alerts li.remote .ack-reason")).to_be_visible()
+    finally:
+        tablet.close()

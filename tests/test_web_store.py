@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,15 +110,23 @@ def sibling(broker: Mosquitto, tmp_path: Path) -> Iterator[Kiosk]:
     rig.close()
 
 
-@pytest.fixture
-def raw(broker: Mosquitto) -> Iterator[mqtt.Client]:
+@contextmanager
+def plain_client(broker: Mosquitto) -> Iterator[mqtt.Client]:
     """A plain MQTT client, for what a broken or foreign device would publish."""
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.connect(HOST, broker.port)
     client.loop_start()
-    yield client
-    client.disconnect()
-    client.loop_stop()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+@pytest.fixture
+def raw(broker: Mosquitto) -> Iterator[mqtt.Client]:
+    with plain_client(broker) as client:
+        yield client
 
 
 def followed(kiosk: Kiosk, devices: int) -> None:
