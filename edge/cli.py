@@ -10,6 +10,7 @@ from edge import __version__
 from edge.appliance.signals import stop_on_signals
 from edge.config import ConfigError, EdgeConfig, load_config, load_secrets, print_config_error
 from edge.evaluation.cli import add_eval_parser
+from edge.inference.store_cli import add_store_parsers
 from edge.pipeline.cli import add_pipeline_parsers
 from edge.sink.cli import add_sink_parser
 
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = models_commands.add_parser("verify", help="check every model's sha256 (exit 2)")
     verify.add_argument("--dir", type=Path, help="models directory (default: the repo's)")
     verify.set_defaults(func=_cmd_models_verify)
+    add_store_parsers(models_commands)
 
     add_eval_parser(commands)
     add_pipeline_parsers(commands)
