@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from edge.config import load_secrets
 from edge.config.loader import ConfigError
 from edge.events.topics import Leaf
 from edge.web.config import WebConfig
@@ -16,6 +17,9 @@ from edge.web.i18n import Templates, json_block, load_catalogues
 from edge.web.server import WebServerError
 from edge.web.service import start_web
 from edge.web.token import StaffToken, load_web_token
+from tests.broker import Mosquitto
+from tests.collector import wait_until
+from tests.conftest import make_config
 from tests.web_rig import TOKEN, Kiosk
 
 
@@ -177,4 +181,36 @@ def test_the_survey_is_offered_once_and_not_after_staff_took_over(tmp_path: Path
         kiosk.actions.staff(False, "staff")
         assert kiosk.hub.claim_survey() is None
     finally:
+        kiosk.close()
+
+
+def test_start_web_follows_the_site_when_the_store_view_is_on(
+    broker: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The live service's one call must wire the store view, and say why when it cannot."""
+    kiosk = Kiosk(tmp_path / "kiosk-3")
+    sibling = Kiosk(tmp_path / "kiosk-4", broker, device_id="kiosk-4")
+    config = WebConfig(enabled=True, port=0, store_view=True)
+    device = make_config(tmp_path, broker.port)
+    try:
+        lone = start_web(config, kiosk.actions, kiosk.publisher)  # no broker settings given
+        assert lone is not None
+        lone.stop()
+        assert "no broker is configured" in caplog.text
+        server = start_web(
+            config, kiosk.actions, kiosk.publisher, device=(device, load_secrets(device))
+        )
+        assert server is not None
+        try:
+            url = f"http://127.0.0.1:{server.port}/healthz"
+
+            def store() -> object:
+                with urllib.request.urlopen(url) as answer:
+                    return json.loads(answer.read()).get("store")
+
+            wait_until(lambda: store() == {"devices": 1})  # kiosk-4's retained status
+        finally:
+            server.stop()
+    finally:
+        sibling.close()
         kiosk.close()
