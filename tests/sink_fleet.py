@@ -24,7 +24,12 @@ from tests.collector import wait_until
 from tests.conftest import make_config
 
 REPO = Path(__file__).resolve().parents[1]
-EVENT_LEAVES = {"mood": Leaf.MOOD, "interaction": Leaf.INTERACTION, "alert": Leaf.ALERT}
+EVENT_LEAVES = {
+    "mood": Leaf.MOOD,
+    "interaction": Leaf.INTERACTION,
+    "alert": Leaf.ALERT,
+    "survey": Leaf.SURVEY,
+}
 
 
 def sink_settings(port: int, dsn: str, **overrides: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from edge.events.ids import new_event_id
 from edge.sink.config import SinkConfig, load_sink_secrets
+from edge.sink.migrate import migration_files
 from edge.sink.service import SinkService
 from tests import samples
 from tests.broker import HOST, Mosquitto
@@ -79,12 +80,13 @@ def test_every_payload_type_from_a_real_device_lands_once_in_its_table(
     wait_until(lambda: device.link is not None and device.link.connected, 10)
     device.publish_health()
     kinds = [p.model_dump(by_alias=True)["schema"].split("/")[0] for p in payloads]
-    expected = {k: kinds.count(k) for k in ("mood", "interaction", "alert")}
+    expected = {k: kinds.count(k) for k in ("mood", "interaction", "alert", "survey")}
     queries = {
         "mood": "SELECT count(*) FROM mood_events "
         "WHERE site_id = 'store-7' AND device_id = 'kiosk-3'",
         "interaction": "SELECT count(*) FROM interactions",
         "alert": "SELECT count(*) FROM alerts",
+        "survey": "SELECT count(*) FROM surveys WHERE site_id = 'store-7' AND answer = 4",
     }
     state_kinds = (
         "SELECT count(*) FROM device_state WHERE kind IN ('status','info','consent','health')"
@@ -96,7 +98,13 @@ def test_every_payload_type_from_a_real_device_lands_once_in_its_table(
         ),
         20,
     )
-    assert expected["alert"] >= 1 and expected["interaction"] == 2
+    assert expected["alert"] >= 1 and expected["interaction"] == 2 and expected["survey"] == 1
+    # The self-report joins the interaction it followed, by the id the device published.
+    linked = (
+        "SELECT count(*) FROM surveys s JOIN interactions i USING (interaction_id) "
+        "WHERE i.phase = 'end' AND s.payload->>'scale' = 'faces5'"
+    )
+    assert count(dsn, linked) == 1
     device.shutdown()
     offline = (
         "SELECT count(*) FROM device_state WHERE kind = 'status' AND payload->>'state' = 'offline'"
@@ -170,7 +178,7 @@ def test_mood_events_go_to_monthly_partitions_created_on_demand(
     wait_until(lambda: count(dsn, "SELECT count(*) FROM mood_events") == 3)
     assert count(dsn, "SELECT count(*) FROM mood_events_y2025m01") == 1
     assert count(dsn, "SELECT count(*) FROM mood_events_y2025m02") == 2
-    assert count(dsn, "SELECT count(*) FROM schema_migrations") == 1
+    assert count(dsn, "SELECT count(*) FROM schema_migrations") == len(migration_files())
 
 
 def _fleet_sinks(tmp_path: Path, port: int, dsn: str) -> list[SinkProcess]:
@@ -300,6 +308,12 @@ def test_the_dashboard_queries_in_the_docs_run_on_real_rows(
     with psycopg.connect(dsn, autocommit=True) as conn:
         results = [conn.execute(query.encode()).fetchall() for query in queries]
     assert all(results[:4]), "alert, interaction and peak-end queries return rows"
+    sensed_vs_stated = results[next(i for i, q in enumerate(queries) if "JOIN surveys" in q)]
+    # Per store: one ended interaction, surveyed with a 4 (stated valence 0.5).
+    assert [(row[0], row[2], row[3], float(row[4])) for row in sensed_vs_stated] == [
+        ("store-1", 1, 1, 0.5),
+        ("store-2", 1, 1, 0.5),
+    ]
 
 
 def test_the_sink_command_says_why_it_cannot_start_and_exits_non_zero(tmp_path: Path) -> None:

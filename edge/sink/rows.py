@@ -28,6 +28,10 @@ ALERT_SQL = (
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
     "ON CONFLICT (id) DO NOTHING"
 )
+SURVEY_SQL = (
+    "INSERT INTO surveys (id, time, site_id, device_id, interaction_id, scale, answer, payload, "
+    "sink) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
+)
 STATE_SQL = (
     "INSERT INTO device_state (site_id, device_id, kind, event_id, time, payload) "
     "VALUES (%s, %s, %s, %s, %s, %s) "
@@ -79,6 +83,13 @@ def _alert(event: Accepted, doc: dict[str, Any], sink: str) -> tuple[Any, ...]:
     )
 
 
+def _survey(event: Accepted, doc: dict[str, Any], sink: str) -> tuple[Any, ...]:
+    return (
+        *(doc["id"], doc["time"], event.site_id, event.device_id, doc["interaction_id"]),
+        *(doc["scale"], doc["answer"], Jsonb(doc), sink),
+    )
+
+
 def row_for(event: Accepted, sink: str) -> Row | None:
     """The statement that stores `event`, or None for kinds the sink does not keep
     (commands and their results: the backend sent those itself)."""
@@ -89,6 +100,8 @@ def row_for(event: Accepted, sink: str) -> Row | None:
         return Row(INTERACTION_SQL, _interaction(event, doc, sink), is_event=True)
     if event.kind == "alert":
         return Row(ALERT_SQL, _alert(event, doc, sink), is_event=True)
+    if event.kind == "survey":
+        return Row(SURVEY_SQL, _survey(event, doc, sink), is_event=True)
     if event.kind in STATE_KINDS:
         params = (event.site_id, event.device_id, event.kind, doc["id"], doc["time"], Jsonb(doc))
         return Row(STATE_SQL, params, is_event=False)
