@@ -12,6 +12,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from edge import __version__
+from edge.appliance.disk_guard import DiskGuard
+from edge.appliance.log_limit import flush_repeats
+from edge.appliance.metrics import MetricsServer
 from edge.commands.auth import CommandAuthenticator
 from edge.commands.dispatcher import CommandDispatcher, CommandSpec, NoArgs
 from edge.config import EdgeConfig, Secrets
@@ -24,15 +27,23 @@ from edge.events.state_payloads import (
     InfoPayload,
     MqttHealth,
     OutboxHealth,
+    PipelineHealth,
     SourceHealth,
     StatusPayload,
+    ThrottleHealth,
 )
 from edge.events.topics import Leaf, Topics
 from edge.inference.registry import DEFAULT_MODELS_DIR, ModelRegistry, ModelSpec
 from edge.publish.mqtt_link import MqttLink
 from edge.publish.outbox import Outbox
 from edge.publish.publisher import DurablePublisher
-from edge.system_metrics import cpu_temperature_c, rss_mb
+from edge.system_metrics import (
+    ProcessCpuMeter,
+    ThrottleReader,
+    cpu_temperature_c,
+    load_average_1m,
+    rss_mb,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +56,16 @@ class HealthReporter(Protocol):
         ...
 
 
+class PipelineReporter(Protocol):
+    """The live pipeline's throughput and latency (`edge.pipeline.meter.PipelineMeter`)."""
+
+    def health(self, now_ns: int) -> PipelineHealth:
+        """Rate, latency percentiles and frame count at monotonic time `now_ns`."""
+        ...
+
+
 SHUTDOWN_TIMEOUT_S = 5.0
+_TICK_S = 1.0
 
 
 def config_digest(config: EdgeConfig) -> str:
@@ -73,6 +93,7 @@ class EdgeService:
         self.outbox = Outbox(
             StatePaths.of(config).outbox, config.outbox.max_events, config.outbox.sync
         )
+        self.disk_guard = DiskGuard(self.outbox)
         self.publisher = DurablePublisher(
             self.outbox,
             batch_max=config.outbox.batch_max,
@@ -89,6 +110,13 @@ class EdgeService:
         )
         self.sources: list[HealthReporter] = []
         """Capture sources whose health goes into `health` (added by the pipeline)."""
+        self.pipeline: PipelineReporter | None = None
+        """The live pipeline's meter, when one runs."""
+        self._cpu = ProcessCpuMeter()
+        self._throttle = ThrottleReader()
+        self.metrics: MetricsServer | None = None
+        if config.metrics.enabled:
+            self.metrics = MetricsServer(config.metrics, self.health)
         self.link: MqttLink | None = None
         if config.mqtt.host is not None:
             self.link = MqttLink(
@@ -147,7 +175,17 @@ class EdgeService:
             sources=[source.health() for source in self.sources],
             cpu_temperature_c=cpu_temperature_c(),
             rss_mb=rss_mb(),
+            pipeline=self.pipeline.health(time.monotonic_ns()) if self.pipeline else None,
+            cpu_load_1m=load_average_1m(),
+            process_cpu_percent=self._cpu.percent(),
+            throttling=self._throttling(),
         )
+
+    def _throttling(self) -> ThrottleHealth | None:
+        state = self._throttle.read()
+        if state is None:
+            return None
+        return ThrottleHealth(raw=state.raw, **state.flags())
 
     # --- commands -----------------------------------------------------------------------
 
@@ -181,7 +219,10 @@ class EdgeService:
 
     def start(self) -> None:
         """Start the publisher and, if a broker is configured, connect to it."""
+        self.disk_guard.check()
         self.publisher.start()
+        if self.metrics is not None:
+            self.metrics.start()
         self.publisher.set_state(self.topics.leaf(Leaf.STATUS), self._status("online", "connected"))
         self.publisher.set_state(self.topics.leaf(Leaf.INFO), self.info().to_json())
         if self.link is None:
@@ -204,13 +245,27 @@ class EdgeService:
         self.shutdown()
 
     def serve(self, stop: threading.Event) -> None:
-        """Publish health on its interval until `stop` is set (the service is started)."""
+        """Publish health on its interval until `stop` is set (the service is started).
+
+        Wakes every second to check free disk space and to write log lines the repeat
+        limiter held back. The health schedule runs on the monotonic clock, so a wall-clock
+        jump neither skips nor floods it.
+        """
         logger.info("moodsense-edge %s running as %s", __version__, self.topics.base)
-        while not stop.wait(self.config.health.interval_s):
-            self.publish_health()
+        interval_s = self.config.health.interval_s
+        next_health_s = time.monotonic() + interval_s
+        while not stop.wait(min(_TICK_S, max(0.0, next_health_s - time.monotonic()))):
+            flush_repeats()
+            self.disk_guard.check()
+            if time.monotonic() >= next_health_s:
+                next_health_s = time.monotonic() + interval_s
+                self.publish_health()
+        flush_repeats()
 
     def shutdown(self) -> None:
         """Deliver what we can, leave the rest on disk, say `offline`, disconnect."""
+        if self.metrics is not None:
+            self.metrics.stop()
         self.publisher.stop(SHUTDOWN_TIMEOUT_S)
         if self.link is not None:
             self.link.stop(

@@ -18,6 +18,7 @@ from edge.config.audio import AudioConfig, VadConfig
 from edge.config.base import StrictModel
 from edge.config.camera import CameraConfig, FaceConfig
 from edge.config.ids import TopicId
+from edge.config.metrics import MetricsConfig
 from edge.config.mood import EngineConfig
 from edge.web.config import WebConfig
 
@@ -197,6 +198,7 @@ class EdgeConfig(BaseSettings):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     commands: CommandsConfig = Field(default_factory=CommandsConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     inputs: InputsConfig = Field(default_factory=InputsConfig)
     camera: CameraConfig = Field(default_factory=CameraConfig)

@@ -1,8 +1,8 @@
 """Payloads of the retained state topics (status, info, consent) and of health."""
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from edge.events.base import (
     CoarseTime,
@@ -94,8 +94,47 @@ class SourceHealth(WireModel):
     dropped_total: Count = Field(description="Overflowed chunks or frames skipped as stale.")
 
 
+class PipelineHealth(WireModel):
+    """The live pipeline: how fast it turns and how far behind capture it runs."""
+
+    fps: NonNegative = Field(
+        description="Frames (audio chunks without a camera) processed per second."
+    )
+    latency_p50_ms: NonNegative | None = Field(
+        description="Median time from capture to the end of processing, over recent frames."
+    )
+    latency_p95_ms: NonNegative | None = Field(description="95th percentile of the same.")
+    frames_total: Count = Field(description="Frames (or chunks) processed since start.")
+
+
+class ThrottleHealth(WireModel):
+    """Raspberry Pi firmware throttling flags (`vcgencmd get_throttled`), decoded."""
+
+    raw: Count = Field(description="The firmware's word as read; the flags below are its bits.")
+    under_voltage_now: bool = Field(description="Bit 0.")
+    freq_capped_now: bool = Field(description="Bit 1: ARM frequency capped.")
+    throttled_now: bool = Field(description="Bit 2.")
+    soft_temp_limit_now: bool = Field(description="Bit 3: soft temperature limit active.")
+    under_voltage_occurred: bool = Field(description="Bit 16: since boot.")
+    freq_capped_occurred: bool = Field(description="Bit 17: since boot.")
+    throttled_occurred: bool = Field(description="Bit 18: since boot.")
+    soft_temp_limit_occurred: bool = Field(description="Bit 19: since boot.")
+
+
+# Added to health/1 after its first release: optional in the schema, so consumers built on
+# this schema also accept health from devices that predate them.
+_ADDED_HEALTH_FIELDS = ("pipeline", "cpu_load_1m", "process_cpu_percent", "throttling")
+
+
+def _not_required(schema: dict[str, Any]) -> None:
+    required = schema.get("required", [])
+    schema["required"] = [name for name in required if name not in _ADDED_HEALTH_FIELDS]
+
+
 class HealthPayload(Payload):
     """Periodic `health`: live metrics, sent at most once per interval, never spooled."""
+
+    model_config = ConfigDict(json_schema_extra=_not_required)
 
     schema_name: Literal["health/1"] = Field(default="health/1", alias="schema")
     uptime_s: NonNegative
@@ -105,3 +144,16 @@ class HealthPayload(Payload):
     sources: list[SourceHealth]
     cpu_temperature_c: float | None
     rss_mb: NonNegative | None
+    pipeline: PipelineHealth | None = Field(
+        default=None, description="Null where no pipeline runs (e.g. the bare service)."
+    )
+    cpu_load_1m: NonNegative | None = Field(
+        default=None, description="System 1-minute load average (runnable tasks)."
+    )
+    process_cpu_percent: NonNegative | None = Field(
+        default=None,
+        description="This service's CPU use, percent of one core, over the last >= 5 s.",
+    )
+    throttling: ThrottleHealth | None = Field(
+        default=None, description="Raspberry Pi only; null on other boards or when unreadable."
+    )

@@ -7,12 +7,14 @@ voice readings completed since. Replay and live share every stage; only the loop
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from edge.capture.base import AudioSource, VideoSource
 from edge.mood.engine import MoodEngine
 from edge.pipeline.face_path import FacePath
+from edge.pipeline.meter import PipelineMeter
 from edge.pipeline.publishing import OutputPublisher
 from edge.pipeline.voice_path import VoicePath
 from edge.types import AudioChunk, FaceReading, VideoFrame, VoiceReading
@@ -50,6 +52,11 @@ def _next(source: _Recording[ItemT] | None) -> ItemT | None:
     return None
 
 
+def _end_ns(chunk: AudioChunk) -> int:
+    """When the chunk's last sample was captured (its latency counts from there)."""
+    return chunk.ts_mono_ns + int(chunk.duration_s * _NS)
+
+
 class PipelineRunner:
     """Owns the loop; stages and publishing are injected."""
 
@@ -69,6 +76,8 @@ class PipelineRunner:
         self.last_ts_s = 0.0
         self.iterations = 0
         """Live loop turns: the watchdog's proof that the pipeline is not stuck."""
+        self.meter = PipelineMeter()
+        """Live throughput and capture-to-done latency, for health."""
         for stage in (face, voice):
             if stage is not None:
                 engine.gate.register(stage)
@@ -121,9 +130,12 @@ class PipelineRunner:
                 if chunk is None:
                     break
                 self.on_audio(chunk, step=sources.video is None)
+                if sources.video is None:
+                    self.meter.done(_end_ns(chunk), time.monotonic_ns())
             frame = sources.video.read(_LIVE_POLL_S) if sources.video else None
             if frame is not None:
                 self.on_frame(frame)
+                self.meter.done(frame.ts_mono_ns, time.monotonic_ns())
             elif sources.video is None and sources.audio is None:
                 stop.wait(_LIVE_POLL_S)
         self.finish()
