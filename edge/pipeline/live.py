@@ -9,6 +9,7 @@ import threading
 
 from edge.app import EdgeService
 from edge.appliance.sdnotify import SystemdNotifier, watchdog_interval_s
+from edge.appliance.state_log import log_consent_change
 from edge.appliance.watchdog import Probe, ProgressWatchdog
 from edge.capture.base import AudioSource, VideoSource
 from edge.capture.video import CameraSource
@@ -78,6 +79,8 @@ class LiveService:
         self.pipeline = build_pipeline(
             config, self.service, face=config.inputs.camera, voice=config.inputs.microphone
         )
+        self.service.pipeline = self.pipeline.runner.meter
+        self.pipeline.publisher.add_listener(log_consent_change)
         self.web = start_web(
             config.web,
             self.pipeline.actions,
@@ -85,10 +88,12 @@ class LiveService:
             survey=PublishingSurveySink(self.service),
         )
 
-    def run(self, stop: threading.Event) -> None:
-        """Open the devices, run the pipeline and MQTT presence until `stop`, shut down."""
+    def run(self, stop: threading.Event, sources: Sources | None = None) -> None:
+        """Open the devices (or use `sources`), run the pipeline and MQTT presence until
+        `stop`, shut down."""
         runner, publisher, service = self.pipeline.runner, self.pipeline.publisher, self.service
-        sources = open_live_sources(self._config)
+        if sources is None:
+            sources = open_live_sources(self._config)
         service.sources += [s for s in (sources.video, sources.audio) if s is not None]
         service.start()
         loop = threading.Thread(target=runner.run_live, args=(sources, stop), name="pipeline")
