@@ -208,7 +208,9 @@ def test_start_web_follows_the_site_when_the_store_view_is_on(
                 with urllib.request.urlopen(url) as answer:
                     return json.loads(answer.read()).get("store")
 
-            wait_until(lambda: store() == {"devices": 1})  # kiosk-4's retained status
+            wait_until(
+                lambda: store() == {"devices": 1, "ignored": {}}
+            )  # kiosk-4's retained status
         finally:
             server.stop()
     finally:

@@ -228,7 +228,8 @@ def test_a_sibling_kiosks_visit_and_alert_reach_this_tablet_and_the_ack_goes_bac
         assert again[0] == 409  # already acknowledged: nothing more is sent
     finally:
         stream.close()
-    assert tablet.hub.store_counters() == {"devices": 1}  # own events never came back twice
+    # Own events never came back through the broker; kiosk-4's were all valid.
+    assert tablet.hub.store_counters() == {"devices": 1, "ignored": {}}
 
 
 def test_malformed_and_foreign_messages_from_a_sibling_are_counted_and_ignored(
@@ -252,7 +253,7 @@ def test_malformed_and_foreign_messages_from_a_sibling_are_counted_and_ignored(
     last = alert(visit)
     send(raw, f"{PREFIX}/kiosk-9/alert", last.to_json())  # a good one after the bad ones
     wait_until(lambda: tablet.hub.remote_alert_open("kiosk-9", last.alert_id))
-    counted = {"devices": 1, "payload": 4, "topic": 1}
+    counted = {"devices": 1, "ignored": {"payload": 4, "topic": 1}}
     assert tablet.hub.store_counters() == counted
     assert get_json(base, "/healthz")["store"] == counted
     stream = SseStream(base)
@@ -296,6 +297,38 @@ def test_without_a_site_key_remote_acks_are_refused_before_anything_is_sent(
         tablet.close()
 
 
+def test_a_kiosk_refusing_the_ack_is_reported_to_the_tablet_that_sent_it(
+    broker: Mosquitto, tmp_path: Path, sibling: Kiosk
+) -> None:
+    """A wrong key must not look like help was announced: staff must learn it did not work."""
+    wrong = tmp_path / "wrong_key"
+    wrong.write_bytes(b"not-the-site-key-0123456789abcdef")
+    tablet = Kiosk(tmp_path / "kiosk-3", broker, store_view=True, site_command_key_file=wrong)
+    try:
+        base = tablet.serve()
+        followed(tablet, 1)
+        stream = SseStream(base)
+        try:
+            sibling.actions.consent("grant", "kiosk")
+            sibling.feed("neutral", 10)
+            sibling.feed("angry", 30)
+            view = stream.until(device_event("kiosk-4", lambda d: bool(d["alerts"])))
+            alert_id = view["alerts"][0]["alert_id"]
+            body = {"device": "kiosk-4", "alert_id": alert_id}
+            assert post(base, "/api/staff/remote-ack", body)[0] == 200  # sent...
+            refused = stream.until(lambda name, _d: name == "remote_ack")
+            assert refused == {
+                "device": "kiosk-4",
+                "alert_id": alert_id,
+                "error": "unauthenticated",
+            }
+        finally:
+            stream.close()
+        assert tablet.hub.remote_alert_open("kiosk-4", alert_id)  # ...and still open there
+    finally:
+        tablet.close()
+
+
 def test_the_store_view_forgets_what_it_can_no_longer_vouch_for() -> None:
     """A kiosk that went offline, a missed `end` or a flood of devices must not leave stale
     customers on a tablet or grow its memory without bound."""
@@ -311,7 +344,13 @@ def test_the_store_view_forgets_what_it_can_no_longer_vouch_for() -> None:
     view.apply(f"{PREFIX}/kiosk-5/status", status("offline"), 3.0)
     gone = json.loads(view.view("kiosk-5", 3.0))
     assert gone["online"] is False and gone["alerts"] == []
+    view.apply(f"{PREFIX}/kiosk-5/status", status(), 3.5)
+    view.apply(f"{PREFIX}/kiosk-5/mood", mood(visit).to_json(), 3.5)
+    assert view.link_down() == ["kiosk-4", "kiosk-5"]  # our broker link dropped
+    unknown = json.loads(view.view("kiosk-5", 3.6))
+    assert unknown["online"] is None and unknown["visits"] == []
     assert view.apply(f"{PREFIX}/kiosk-5/status", b"", 4.0) == ["kiosk-5"]  # decommissioned
+    assert json.loads(view.view("kiosk-5", 4.0)) == {"device": "kiosk-5", "gone": True}
     for n in range(MAX_DEVICES + 5):
         view.apply(f"{PREFIX}/k{n}/{Leaf.STATUS.value}", status(), 5.0)
-    assert len(view.devices()) == MAX_DEVICES and view.ignored["devices"] == 6
+    assert len(view.devices()) == MAX_DEVICES and view.ignored["too_many_devices"] == 6

@@ -159,12 +159,12 @@ class EventHub:
         with self._lock:
             return self._store is not None and self._store.alert_open(device_id, alert_id)
 
-    def store_counters(self) -> dict[str, int] | None:
+    def store_counters(self) -> dict[str, object] | None:
         """Devices followed and messages ignored by reason; None without the store view."""
         with self._lock:
             if self._store is None:
                 return None
-            return {"devices": len(self._store.devices()), **self._store.ignored}
+            return {"devices": len(self._store.devices()), "ignored": dict(self._store.ignored)}
 
     # --- event loop side -----------------------------------------------------------------
 

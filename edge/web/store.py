@@ -83,7 +83,7 @@ class StoreView:
         self._head = f"{topics.prefix}/{topics.site_id}/"
         self._devices: dict[str, _Device] = {}
         self.ignored: Counter[str] = Counter()
-        """Messages ignored, by reason: `topic`, `payload`, `devices` (over MAX_DEVICES)."""
+        """Messages ignored, by reason: `topic`, `payload`, `too_many_devices`."""
 
     @property
     def filters(self) -> list[str]:
@@ -114,7 +114,7 @@ class StoreView:
         device = self._devices.get(device_id)
         if device is None:
             if len(self._devices) >= MAX_DEVICES:
-                self._ignore("devices", device_id)
+                self._ignore("too_many_devices", device_id)
                 return []
             device = self._devices[device_id] = _Device()
         _remember(device, message, now_s)
