@@ -1,10 +1,11 @@
 """Screenshots of the kiosk screen and the staff tablet, for docs/web.md.
 
-Usage: python bench/screenshots.py [--out docs/screenshots]
+Usage: python bench/screenshots.py [--out docs/screenshots] [--only kiosk|staff|store]
 
 Builds the test rig (real engine, actions, publisher and service; scripted faces), plays one
 finished visit and one frustrated visit with an open alert, and photographs the pages in
-headless Chromium at tablet (1280x800) and phone (390x844) size.
+headless Chromium at tablet (1280x800) and phone (390x844) size. The store view shot runs
+four kiosks of one store against a real Mosquitto (needs `mosquitto` installed).
 """
 
 import argparse
@@ -16,8 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+import edge.config  # noqa: F401 - first: edge.web.security alone hits an import cycle
 from edge.web.security import SESSION_COOKIE
 from edge.web.token import StaffToken
+from tests.broker import Mosquitto
 from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.web_rig import TOKEN, Kiosk
 
@@ -88,21 +91,64 @@ def _staff_shots(browser: Browser, kiosk: Kiosk, base: str, out: Path) -> None:
     page.context.close()
 
 
+def _store_shots(browser: Browser, tmp: Path, out: Path) -> None:
+    """kiosk-3's tablet with the store view: kiosk-4 frustrated (alert), kiosk-5 calm, kiosk-6
+    switched off."""
+    broker = Mosquitto(tmp / "broker")
+    broker.start()
+    key_file = tmp / "site_command_key"
+    key_file.write_bytes(b"site-command-key-0123456789abcdef")
+    key = key_file.read_bytes()
+    tablet = Kiosk(tmp / "kiosk-3", broker, store_view=True, site_command_key_file=key_file)
+    others = [
+        Kiosk(tmp / name, broker, device_id=name, command_key=key)
+        for name in ("kiosk-4", "kiosk-5", "kiosk-6")
+    ]
+    try:
+        others[2].close()  # switched off: its retained status says offline
+        base = tablet.serve()
+        tablet.actions.consent("grant", "kiosk")
+        tablet.feed("neutral", 12)
+        others[0].actions.consent("grant", "kiosk")
+        others[0].feed("neutral", 8)
+        others[0].feed("angry", 30)
+        others[1].actions.consent("grant", "kiosk")
+        others[1].feed("happy", 24)
+        page = _page(browser, base, "/staff", "tablet")
+        expect(page.locator("#devices li.device")).to_have_count(3)
+        expect(page.locator("#alerts li.remote")).to_have_count(1)
+        expect(page.locator("#devices")).to_contain_text("Positive")
+        _shoot(page, out, "staff-store-tablet")
+        page.context.close()
+    finally:
+        for kiosk in (*others[:2], tablet):
+            kiosk.close()
+        broker.stop()
+
+
 def main() -> None:
     """Write the screenshots."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument("--only", choices=["kiosk", "staff", "store"], default=None)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        kiosk = Kiosk(Path(tmp))
         try:
-            base = kiosk.serve()
-            _kiosk_shots(browser, kiosk, base, args.out)
-            _staff_shots(browser, kiosk, base, args.out)
+            if args.only in (None, "kiosk", "staff"):
+                kiosk = Kiosk(Path(tmp) / "single")
+                try:
+                    base = kiosk.serve()
+                    if args.only in (None, "kiosk"):
+                        _kiosk_shots(browser, kiosk, base, args.out)
+                    if args.only in (None, "staff"):
+                        _staff_shots(browser, kiosk, base, args.out)
+                finally:
+                    kiosk.close()
+            if args.only in (None, "store"):
+                _store_shots(browser, Path(tmp), args.out)
         finally:
-            kiosk.close()
             browser.close()
 
 
