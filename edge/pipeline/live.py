@@ -86,6 +86,7 @@ class LiveService:
             self.pipeline.actions,
             self.pipeline.publisher,
             survey=PublishingSurveySink(self.service),
+            device=(config, secrets),  # broker settings for the store view (web.store_view)
         )
 
     def run(self, stop: threading.Event, sources: Sources | None = None) -> None:
