@@ -158,7 +158,7 @@ write_credentials() {
     elif [[ ! -e "$password" ]]; then
         # LoadCredential= fails the unit when the file is missing, so it must exist.
         (umask 077; : > "$password")
-        say "created $password EMPTY: write the broker password into it"
+        say "created $password EMPTY (no broker password): write one into it if the broker needs it"
     fi
     chmod 0600 "$key" "$password"
     chmod 0700 "$CREDENTIALS"

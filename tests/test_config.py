@@ -94,6 +94,22 @@ def test_secrets_come_from_named_files_or_systemd_credentials(
     assert load_secrets(EdgeConfig(mqtt={"password_file": str(own)})).mqtt_password == "from-file"
 
 
+def test_an_empty_systemd_credential_means_not_set_but_an_empty_named_file_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The installer creates empty placeholders because systemd needs every LoadCredential= file."""
+    credentials = tmp_path / "creds"
+    credentials.mkdir()
+    (credentials / "mqtt_password").write_text("\n")
+    (credentials / "command_key").write_bytes(b"")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    secrets = load_secrets(EdgeConfig())
+    assert secrets.mqtt_password is None
+    assert secrets.command_key is None
+    with pytest.raises(ConfigError, match=r"mqtt\.password_file: secret file is empty"):
+        load_secrets(EdgeConfig(mqtt={"password_file": str(credentials / "command_key")}))
+
+
 def test_a_named_secret_file_that_is_missing_is_a_config_error(tmp_path: Path) -> None:
     """Starting without the broker password would only fail later, less clearly."""
     with pytest.raises(ConfigError, match=r"mqtt\.password_file"):

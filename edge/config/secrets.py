@@ -1,7 +1,9 @@
 """Secrets come from files or systemd credentials, never from the YAML file.
 
 Lookup order per secret: the file named in the config, then
-`$CREDENTIALS_DIRECTORY/<credential name>` (systemd `LoadCredential=`).
+`$CREDENTIALS_DIRECTORY/<credential name>` (systemd `LoadCredential=`). An empty credential
+counts as "not set": systemd refuses to start a unit whose `LoadCredential=` file is missing,
+so the installer creates placeholders for secrets the site does not use.
 """
 
 import os
@@ -31,7 +33,9 @@ def _credential_path(name: str) -> Path | None:
     if not directory:
         return None
     candidate = Path(directory) / name
-    return candidate if candidate.is_file() else None
+    if not candidate.is_file() or not candidate.read_bytes().strip():
+        return None
+    return candidate
 
 
 def secret_path(configured: Path | None, credential: str) -> Path | None:

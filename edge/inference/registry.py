@@ -69,6 +69,9 @@ class ModelRegistry:
     """The manifest of one models directory."""
 
     def __init__(self, directory: Path = DEFAULT_MODELS_DIR) -> None:
+        # Resolved once: `moodsense models install` swaps a `current` symlink, and a swap
+        # during a start must not mix files of two model sets.
+        directory = directory.resolve()
         manifest = directory / MANIFEST_NAME
         try:
             document = tomllib.loads(manifest.read_text(encoding="utf-8"))
