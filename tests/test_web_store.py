@@ -197,6 +197,10 @@ def test_a_sibling_kiosks_visit_and_alert_reach_this_tablet_and_the_ack_goes_bac
         assert visiting["online"] is True and visiting["alerts"] == []
         sibling.feed("angry", 30)
         view = stream.until(device_event("kiosk-4", lambda d: bool(d["alerts"])))
+        assert sibling.alerts is not None  # kiosk-4's own subscriber may lag the tablet's
+        sibling.alerts.wait_for(
+            lambda _m: any(p["phase"] == "new" for p in sibling.alert_payloads())
+        )
         sent = next(p for p in sibling.alert_payloads() if p["phase"] == "new")
         shown = view["alerts"][0]
         assert shown["alert_id"] == sent["alert_id"] and shown["state"] == "frustrated"
@@ -214,7 +218,6 @@ def test_a_sibling_kiosks_visit_and_alert_reach_this_tablet_and_the_ack_goes_bac
             {"ok": True, "requested": sent["alert_id"], "device": "kiosk-4"},
         )
         result_topic = Topics("moodsense/v1", "store-7", "kiosk-4").command_result("ack")
-        assert sibling.alerts is not None
         sibling.alerts.wait_for(lambda m: any(x.topic == result_topic for x in m))
         assert sibling.alerts.snapshot(result_topic)[0].json()["ok"] is True
         sibling.feed("angry", 12)  # the acknowledgement travels in the alert's next update
