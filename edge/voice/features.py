@@ -20,11 +20,16 @@ Exact spec (copy this into the device package's spec/manifest):
 
 Cost: one STFT + mel matrix product, about 1 ms per second of audio on a desktop core; no pitch
 tracking (pyin) in this path.
+
+The STFT and the mel filterbank are written with numpy alone, step for step as librosa 0.11
+computes them (``librosa.stft`` and ``librosa.filters.mel`` with the settings above): importing
+librosa's filters and STFT pulls in scipy, numba and LLVM, about 190 MB of the device's 300 MB
+memory budget. librosa stays the reference: ``tests/test_voice_features.py`` checks that these
+features match librosa's on real speech.
 """
 
 from functools import lru_cache
 
-import librosa
 import numpy as np
 import numpy.typing as npt
 
@@ -64,24 +69,72 @@ FEATURE_SPEC: dict[str, object] = {
 }
 
 
+# Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above.
+_MEL_LINEAR_HZ = 200.0 / 3
+_MEL_LOG_FROM_HZ = 1000.0
+_MEL_LOG_FROM = _MEL_LOG_FROM_HZ / _MEL_LINEAR_HZ
+_MEL_LOG_STEP = np.log(6.4) / 27.0
+
+
+def hz_to_mel(hz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Slaney mel of frequencies in Hz (as ``librosa.hz_to_mel(htk=False)``)."""
+    linear = hz / _MEL_LINEAR_HZ
+    above = (
+        _MEL_LOG_FROM + np.log(np.maximum(hz, _MEL_LOG_FROM_HZ) / _MEL_LOG_FROM_HZ) / _MEL_LOG_STEP
+    )
+    return np.where(hz >= _MEL_LOG_FROM_HZ, above, linear)
+
+
+def mel_to_hz(mel: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Frequencies in Hz of Slaney mels (as ``librosa.mel_to_hz(htk=False)``)."""
+    linear = mel * _MEL_LINEAR_HZ
+    above = _MEL_LOG_FROM_HZ * np.exp(
+        _MEL_LOG_STEP * (np.maximum(mel, _MEL_LOG_FROM) - _MEL_LOG_FROM)
+    )
+    return np.where(mel >= _MEL_LOG_FROM, above, linear)
+
+
 @lru_cache(maxsize=1)
 def _mel_basis() -> Float32:
-    """Return the cached (N_MELS, N_FFT // 2 + 1) mel filterbank."""
-    basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX)
-    return np.asarray(basis, dtype=np.float32)
+    """The (N_MELS, N_FFT // 2 + 1) Slaney-normalised triangular filterbank, cached."""
+    fft_hz = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
+    edges_mel = np.linspace(hz_to_mel(np.array(FMIN)), hz_to_mel(np.array(FMAX)), N_MELS + 2)
+    edges_hz = mel_to_hz(edges_mel)
+    widths_hz = np.diff(edges_hz)
+    ramps = edges_hz[:, np.newaxis] - fft_hz[np.newaxis, :]
+    rising = -ramps[:-2] / widths_hz[:-1, np.newaxis]
+    falling = ramps[2:] / widths_hz[1:, np.newaxis]
+    basis = np.maximum(0, np.minimum(rising, falling)).astype(np.float32)
+    # Slaney normalisation: each filter has unit area, so bands of any width weigh the same.
+    basis *= (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, np.newaxis]
+    return basis
+
+
+@lru_cache(maxsize=1)
+def _fft_window() -> npt.NDArray[np.float64]:
+    """Periodic Hann window of WIN_LENGTH samples, zero-padded at both sides to N_FFT."""
+    # scipy.signal.get_window("hann", WIN_LENGTH, fftbins=True), the way scipy computes it.
+    phase = np.linspace(-np.pi, np.pi, WIN_LENGTH + 1)[:-1]
+    window = 0.5 + 0.5 * np.cos(phase)
+    left = (N_FFT - WIN_LENGTH) // 2
+    return np.pad(window, (left, N_FFT - WIN_LENGTH - left))
+
+
+def power_spectrogram(samples: Float32) -> Float32:
+    """|STFT|^2 with the spec's frames, shape (N_FFT // 2 + 1, frames), float32."""
+    padded = np.pad(samples, N_FFT // 2)  # center=True, zero padding
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH]
+    spectrum = np.fft.rfft(frames * _fft_window(), axis=-1).astype(np.complex64)
+    return np.asarray(np.abs(spectrum) ** 2, dtype=np.float32).T
 
 
 def log_mel_db(audio: npt.ArrayLike) -> Float32:
     """Return the un-normalised log-mel spectrogram in dB, shape (frames, N_MELS), float32."""
     samples = np.asarray(audio, dtype=np.float32)
     if samples.size < N_FFT:
-        # librosa needs at least one full frame; pad very short inputs with silence.
+        # At least one full frame (as librosa needs); pad very short inputs with silence.
         samples = np.pad(samples, (0, N_FFT - samples.size))
-    spec = librosa.stft(
-        samples, n_fft=N_FFT, hop_length=HOP_LENGTH, win_length=WIN_LENGTH, center=True
-    )
-    power = np.abs(spec) ** 2
-    mel = _mel_basis() @ power
+    mel = _mel_basis() @ power_spectrogram(samples)
     return np.asarray((10.0 * np.log10(mel + 1e-10)).T, dtype=np.float32)
 
 
