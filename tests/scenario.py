@@ -32,6 +32,8 @@ SCRIPT = (("neutral", 12.0), ("angry", 24.0), ("happy", 18.0))
 """(label, seconds) in order."""
 FER_FOLDER = {"neutral": "neutral", "angry": "angry", "happy": "happy"}
 RAVDESS_CODE = {"neutral": "01", "angry": "05", "happy": "03"}
+CLEAR_LEAD = 0.1
+"""How far the scripted class must lead the runner-up for a face to be chosen."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +59,9 @@ def _face_reading_as(label: str, faces: FacePath) -> Path:
         faces.reset()
         if len(readings) != 1 or readings[0].scores is None or readings[0].box.score < 0.85:
             continue  # a clear detection, so compression noise cannot lose the face
-        scores = readings[0].scores
-        if max(scores.probabilities, key=scores.probabilities.get) == label:
+        ranked = sorted(readings[0].scores.probabilities.items(), key=lambda kv: -kv[1])
+        # A clear lead, so the small differences between detector backends cannot flip it.
+        if ranked[0][0] == label and ranked[0][1] - ranked[1][1] >= CLEAR_LEAD:
             return path
     raise AssertionError(f"no FER2013 {label} face read as {label}")
 

@@ -1,4 +1,8 @@
-"""Face detection: MediaPipe Tasks `FaceDetector` running the BlazeFace short-range model.
+"""Face detection with the BlazeFace short-range model: the backend factory and the MediaPipe one.
+
+`create_detector` picks the backend the config names: by default the plain TFLite one
+(`edge.face.blazeface`, ~78 MB less memory); `FaceDetector` below runs the same model in
+MediaPipe Tasks.
 
 The model file comes from `models/` (Apache-2.0, see models/THIRD_PARTY_NOTICE.md); nothing is
 downloaded. IMAGE running mode keeps the stage stateless, so a replay may restart at any frame.
