@@ -35,8 +35,10 @@ class DeviceReopen(StrictModel):
     reopen_min_s: float = Field(
         default=0.5, gt=0, le=60, description="First delay before reopening a lost device, s."
     )
+    # 5 s: a device plugged back in is used again within 10 s however long it was away
+    # (a retry is one failed open() call, cheap enough every 5 s).
     reopen_max_s: float = Field(
-        default=30.0, gt=0, le=3600, description="Longest delay between reopen attempts, s."
+        default=5.0, gt=0, le=3600, description="Longest delay between reopen attempts, s."
     )
 
     @model_validator(mode="after")
