@@ -5,12 +5,14 @@ proves each").
 """
 
 import json
+import logging
 import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import numpy as np
 import pytest
 
 from edge.app import EdgeService
+from edge.appliance.disk_guard import DiskGuard
 from edge.capture.audio import MicrophoneSource
 from edge.capture.video import CameraSource
 from edge.config import load_secrets
@@ -332,3 +335,37 @@ def test_wall_clock_jumps_change_only_the_time_on_the_wire(
     days = {d["time"][:10] for d in jumped}
     assert coarse_utc(start_s + 86_400)[:10] in days
     assert uptime_s < 3600  # uptime is monotonic: neither the hour back nor the day forward
+
+
+@dataclass
+class _Outbox:
+    path: Path
+    max_events: int
+    depth: int
+
+
+def test_the_disk_guard_holds_the_outbox_while_space_is_short_and_lets_go_after(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The guard's rule on its own, for machines where the real small filesystem is skipped."""
+    free = {"bytes": 100 * 2**20}
+    outbox = _Outbox(tmp_path / "outbox.sqlite3", max_events=100_000, depth=5_000)
+    guard = DiskGuard(outbox, reserve_bytes=8 * 2**20, free=lambda _path: free["bytes"])
+    with caplog.at_level(logging.INFO, logger="edge.appliance.disk_guard"):
+        guard.check()
+        assert (outbox.max_events, guard.low) == (100_000, False)
+        free["bytes"] = 7 * 2**20
+        guard.check()
+        outbox.depth = 4_000  # delivered meanwhile: the bound only ever comes down
+        guard.check()
+        assert (outbox.max_events, guard.low) == (4_000, True)
+        free["bytes"] = 12 * 2**20  # between reserve and twice the reserve: no flapping
+        guard.check()
+        assert guard.low
+        free["bytes"] = 16 * 2**20
+        guard.check()
+    assert (outbox.max_events, guard.low) == (100_000, False)
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "Disk nearly full",
+        "Disk space back",
+    ]
