@@ -221,8 +221,6 @@ class EdgeService:
         """Start the publisher and, if a broker is configured, connect to it."""
         self.disk_guard.check()
         self.publisher.start()
-        if self.metrics is not None:
-            self.metrics.start()
         self.publisher.set_state(self.topics.leaf(Leaf.STATUS), self._status("online", "connected"))
         self.publisher.set_state(self.topics.leaf(Leaf.INFO), self.info().to_json())
         if self.link is None:
@@ -245,13 +243,18 @@ class EdgeService:
         self.shutdown()
 
     def serve(self, stop: threading.Event) -> None:
-        """Publish health on its interval until `stop` is set (the service is started).
+        """Serve /metrics and publish health on its interval until `stop` is set (the service
+        is started).
 
         Wakes every second to check free disk space and to write log lines the repeat
         limiter held back. The health schedule runs on the monotonic clock, so a wall-clock
         jump neither skips nor floods it.
         """
         logger.info("moodsense-edge %s running as %s", __version__, self.topics.base)
+        # Served by the long-running service only: replays, fleet simulators and one-shot
+        # tools build an EdgeService too, and must not compete for the port.
+        if self.metrics is not None:
+            self.metrics.start()
         interval_s = self.config.health.interval_s
         next_health_s = time.monotonic() + interval_s
         while not stop.wait(min(_TICK_S, max(0.0, next_health_s - time.monotonic()))):

@@ -3,7 +3,10 @@
 import json
 import logging
 import socket
+import threading
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import jsonschema
@@ -20,7 +23,7 @@ from edge.pipeline.meter import PipelineMeter
 from edge.system_metrics import ProcessCpuMeter, ThrottleReader, parse_throttled
 from tests import samples
 from tests.broker import HOST, Mosquitto
-from tests.collector import Collector
+from tests.collector import Collector, wait_until
 from tests.conftest import make_config
 
 HEALTH_SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "schemas" / "health-1.schema.json"
@@ -34,6 +37,29 @@ class StillCamera:
         return SourceHealth(
             name="cam0", kind="camera", state="reopening", rate_hz=0.0, dropped_total=7
         )
+
+
+@contextmanager
+def serving(service: EdgeService) -> Iterator[None]:
+    """Run the started service's serve loop (which serves /metrics) until the block ends."""
+    stop = threading.Event()
+    loop = threading.Thread(target=service.serve, args=(stop,))
+    loop.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        loop.join(10)
+        service.shutdown()
+
+
+def _port(service: EdgeService) -> int:
+    """The metrics port once the serve loop has bound it."""
+    metrics = service.metrics
+    assert metrics is not None
+    wait_until(lambda: metrics.port is not None)
+    assert metrics.port is not None
+    return metrics.port
 
 
 def _scrape(port: int) -> dict[str, float]:
@@ -58,15 +84,12 @@ def test_metrics_endpoint_serves_the_same_numbers_as_health(tmp_path: Path) -> N
         meter.done(i * 100_000_000, i * 100_000_000 + 40_000_000)
     service.pipeline = meter
     service.start()
-    try:
+    with serving(service):
         for i in range(5):
             service.emit(Leaf.MOOD, samples.mood(t_rel_s=float(i)))
         assert service.publisher.flush(10)
-        assert service.metrics is not None and service.metrics.port is not None
-        scraped = _scrape(service.metrics.port)
+        scraped = _scrape(_port(service))
         health = service.health()
-    finally:
-        service.shutdown()
     assert scraped["moodsense_outbox_depth"] == health.outbox.depth == 5
     assert scraped["moodsense_outbox_dropped_total"] == health.outbox.dropped_total == 0
     assert scraped["moodsense_mqtt_connected"] == 0.0
@@ -91,17 +114,15 @@ def test_metrics_listen_on_loopback_only(tmp_path: Path) -> None:
     config = make_config(tmp_path, None, metrics={"port": 0})
     service = EdgeService(config, load_secrets(config))
     service.start()
-    try:
-        assert service.metrics is not None and service.metrics.port is not None
+    with serving(service):
+        port = _port(service)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             probe.connect(("192.0.2.1", 9))  # no packet is sent: just picks the LAN address
             lan_address = probe.getsockname()[0]
         if lan_address.startswith("127."):
             pytest.skip("this machine has no non-loopback address to try")
         with pytest.raises(OSError):
-            socket.create_connection((lan_address, service.metrics.port), timeout=2).close()
-    finally:
-        service.shutdown()
+            socket.create_connection((lan_address, port), timeout=2).close()
 
 
 def test_a_taken_metrics_port_does_not_stop_the_service(
@@ -113,12 +134,12 @@ def test_a_taken_metrics_port_does_not_stop_the_service(
         taken.listen()
         config = make_config(tmp_path, None, metrics={"port": taken.getsockname()[1]})
         service = EdgeService(config, load_secrets(config))
-        with caplog.at_level(logging.WARNING):
-            service.start()
-        assert service.metrics is not None and service.metrics.port is None
-        assert "Metrics not served" in caplog.text
-        assert service.emit(Leaf.MOOD, samples.mood())
-        service.shutdown()
+        service.start()
+        with caplog.at_level(logging.WARNING), serving(service):
+            wait_until(lambda: "Metrics not served" in caplog.text)
+            assert service.metrics is not None and service.metrics.port is None
+            assert service.emit(Leaf.MOOD, samples.mood())
+            assert service.publisher.flush(10)
 
 
 def test_health_carries_the_new_numbers_and_they_stay_optional_in_health_1(
