@@ -1,5 +1,7 @@
 """Per-frame cost of the face front end: detection + quality gate (+ landmarks) on 640x480.
 
+`bench/face.py` adds the expression model to the same loop (`run(..., expression=...)`).
+
 Usage: python bench/face_detect.py [--frames N] [--source crema|fer] [--backend mediapipe|tflite]
                                    [--landmarks] [--json]
 
@@ -26,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edge.capture.video_file import VideoFileSource
 from edge.config.camera import FaceConfig
 from edge.face.detector import create_detector
+from edge.face.expression import FaceExpressionModel
 from edge.face.landmarks import FaceLandmarker
 from edge.face.quality import QualityGate
 from edge.types import ImageArray, VideoFrame
@@ -67,12 +70,22 @@ def stats_ms(samples_s: list[float]) -> dict[str, float]:
     return {"median_ms": statistics.median(ordered) * 1e3, "p95_ms": p95 * 1e3}
 
 
-def run(images: list[ImageArray], frames: int, backend: str, landmarks: bool) -> dict[str, object]:
-    """Time detection, quality (and landmarks) over `frames` frames cycling through `images`."""
+def run(
+    images: list[ImageArray],
+    frames: int,
+    backend: str,
+    landmarks: bool,
+    expression: FaceExpressionModel | None = None,
+) -> dict[str, object]:
+    """Time detection, quality (landmarks, expression) over `frames` frames cycling `images`.
+
+    As in the device's face path, expression is scored only on a face that passes the gate.
+    """
     config = FaceConfig(detector_backend=backend)
     detector, gate = create_detector(config), QualityGate(config)
     landmarker = FaceLandmarker() if landmarks else None
-    timings: dict[str, list[float]] = {"detect": [], "quality": [], "landmarks": [], "total": []}
+    stages = ["detect", "quality"] + ["landmarks"] * landmarks + ["expression"] * bool(expression)
+    timings: dict[str, list[float]] = {name: [] for name in [*stages, "total"]}
     found = 0
     cpu_start = 0.0
     for i in range(frames + WARMUP):
@@ -85,21 +98,25 @@ def run(images: list[ImageArray], frames: int, backend: str, landmarks: bool) ->
         t1 = time.perf_counter()
         geometry = landmarker.process(frame, boxes[0]) if landmarker and boxes else None
         t2 = time.perf_counter()
-        if boxes:
-            gate.process(frame, boxes[0], geometry)
+        passed = bool(boxes) and gate.process(frame, boxes[0], geometry).passed
         t3 = time.perf_counter()
+        if expression is not None and passed:
+            expression.process(frame, boxes[0])
+        t4 = time.perf_counter()
         if i >= WARMUP:
             found += bool(boxes)
-            for name, value in (("detect", t1 - t0), ("landmarks", t2 - t1)):
-                timings[name].append(value)
-            timings["quality"].append(t3 - t2)
-            timings["total"].append(t3 - t0)
+            steps = {"detect": t1 - t0, "landmarks": t2 - t1, "quality": t3 - t2}
+            steps |= {"expression": t4 - t3} if passed else {}
+            for name in stages:
+                if name in steps:  # expression: only frames that were scored
+                    timings[name].append(steps[name])
+            timings["total"].append(t4 - t0)
     cpu_ms = (time.process_time() - cpu_start) / frames * 1e3
     return {
         "frames": frames,
         "faces_found_rate": found / frames,
         "passed_quality": gate.passed_total,
-        "stages": {k: stats_ms(v) for k, v in timings.items() if landmarks or k != "landmarks"},
+        "stages": {name: stats_ms(values) for name, values in timings.items() if values},
         "cpu_ms_per_frame": cpu_ms,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

@@ -1,0 +1,86 @@
+"""Per-frame cost of the face path with expression: detection + quality + expression, 640x480.
+
+Usage: python bench/face.py [--frames N] [--source crema|fer] [--backend mediapipe|tflite]
+                            [--model face_expression|fer_minixception] [--json]
+
+The frames, the detector, the quality gate and the timing loop are those of
+`bench/face_detect.py`; this adds the expression model on the detector's crop, one thread.
+Without `--model`, our model and the `fer` package's mini-XCEPTION (`bench/baselines/fer`)
+each run in a child process of their own, so each peak RSS (ru_maxrss) is that model's alone,
+and `--json` prints one line holding both.
+"""
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import face_detect  # bench/ is on sys.path; it puts the repo root there too
+
+from edge.config.camera import FaceConfig
+from edge.face.expression import FaceExpressionModel
+from edge.inference.registry import DEFAULT_MODELS_DIR, ModelRegistry
+
+# Model name -> folder whose manifest lists it; both run behind the device's own detector.
+MODELS = {
+    "face_expression": DEFAULT_MODELS_DIR,
+    "fer_minixception": Path(__file__).resolve().parent / "baselines" / "fer",
+}
+
+
+def bench_model(name: str, frames: int, source: str, backend: str) -> dict[str, object]:
+    """Time detection + quality + expression with model `name` in this process."""
+    images = face_detect.crema_frames() if source == "crema" else face_detect.fer_frames()
+    spec, model = ModelRegistry(MODELS[name]).open(name, num_threads=1)
+    expression = FaceExpressionModel(spec, model)
+    result = face_detect.run(images, frames, backend, landmarks=False, expression=expression)
+    return result | {"model": name, "model_sha256": spec.sha256, "input_shape": spec.input_shape}
+
+
+def bench_in_child(name: str, args: argparse.Namespace) -> dict[str, object]:
+    """Run `bench_model` in a fresh interpreter so its peak RSS is not shared with the other."""
+    command = [sys.executable, __file__, "--model", name, "--json"]
+    command += ["--frames", str(args.frames), "--source", args.source, "--backend", args.backend]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def print_table(results: list[dict[str, object]]) -> None:
+    """Human-readable medians and p95 per stage, per model."""
+    for result in results:
+        print(f"{result['model']} (peak RSS {result['peak_rss_mb']:.0f} MB)")
+        for name, values in result["stages"].items():  # type: ignore[attr-defined]
+            print(
+                f"  {name:10s} median {values['median_ms']:6.2f} ms  p95 {values['p95_ms']:6.2f} ms"
+            )
+        print(f"  cpu {result['cpu_ms_per_frame']:.2f} ms/frame, scored {result['passed_quality']}")
+
+
+def main() -> None:
+    """Parse arguments, run one model or both (in children), print a table or one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--source", choices=("crema", "fer"), default="crema")
+    parser.add_argument(
+        "--backend", choices=("mediapipe", "tflite"), default=FaceConfig().detector_backend
+    )
+    parser.add_argument("--model", choices=sorted(MODELS), help="only this model, in-process")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.model:
+        results = [bench_model(args.model, args.frames, args.source, args.backend)]
+    else:
+        results = [bench_in_child(name, args) for name in MODELS]
+    context = {"source": args.source, "backend": args.backend, "machine": platform.machine()}
+    if args.json:
+        by_model = {str(result["model"]): result for result in results}
+        print(json.dumps(by_model[args.model] | context if args.model else by_model | context))
+        return
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()
