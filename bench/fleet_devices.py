@@ -53,7 +53,6 @@ def main() -> int:
             f"store-{i // DEVICES_PER_SITE}",
             f"kiosk-{i}",
             outbox={"sync": "normal"},  # each real device has its own disk; one fsync here each
-            metrics={"enabled": False},  # each real device has its own loopback port for it
         )
         for i in range(first, first + count)
     ]
