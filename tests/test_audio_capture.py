@@ -17,6 +17,7 @@ import soundfile as sf
 import soxr
 
 from edge.capture.audio import MicrophoneSource
+from edge.capture.audio_decode import AudioFileError
 from edge.capture.audio_file import AudioFileSource
 from edge.capture.backoff import Backoff
 from edge.capture.base import AudioSource
@@ -137,7 +138,7 @@ def test_file_source_refuses_a_file_that_is_not_audio(tmp_path: Path) -> None:
     """A wrong path in an evaluation manifest must fail loudly, not replay silence."""
     bogus = tmp_path / "notes.wav"
     bogus.write_text("not audio")
-    with pytest.raises(sf.LibsndfileError):
+    with pytest.raises(AudioFileError, match="neither libsndfile nor FFmpeg"):
         AudioFileSource(bogus)
 
 

@@ -1,20 +1,21 @@
 """A recording as an audio source: replays through exactly the path live audio takes.
 
-Any format libsndfile reads (WAV, FLAC, OGG; MP3 with libsndfile >= 1.1), any sample rate and
-channel count: channels are averaged and the audio is resampled to 16 kHz with soxr, then cut
-into fixed chunks (the last one may be shorter). Timestamps are synthetic, derived from the sample
-position, so a replay is deterministic whether paced like a live microphone or run at full speed.
+Any format libsndfile reads (WAV, FLAC, OGG; MP3 with libsndfile >= 1.1) and the audio track of
+any container FFmpeg reads (FLV, MP4, MKV: `edge.capture.audio_decode`), any sample rate and
+channel count, decoded block by block: channels are averaged and the audio is resampled to
+16 kHz with soxr, then cut into fixed chunks (the last one may be shorter). Timestamps are
+synthetic, derived from the sample position, so a replay is deterministic whether paced like a
+live microphone or run at full speed.
 """
 
 import logging
 import time
 from collections.abc import Callable
-from math import ceil
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
+from edge.capture.audio_decode import open_decoder
 from edge.capture.resample import TARGET_RATE_HZ, Resampler, samples_to_ns, to_mono
 from edge.events.state_payloads import SourceHealth
 from edge.types import AudioChunk, FloatArray
@@ -35,7 +36,7 @@ class AudioFileSource:
         clock_ns: Callable[[], int] = time.monotonic_ns,
         sleep_s: Callable[[float], None] = time.sleep,
     ) -> None:
-        """Opens `path` (raises `soundfile.LibsndfileError` when it is not readable audio).
+        """Opens `path` (raises `AudioFileError`, a ValueError, when it is not readable audio).
 
         `realtime` paces delivery like a live microphone (one `chunk_ms` chunk per `chunk_ms`
         of `clock_ns`), otherwise chunks come as fast as they are read. The first sample is
@@ -44,10 +45,9 @@ class AudioFileSource:
         if chunk_ms <= 0:
             raise ValueError("chunk_ms must be positive")
         self._name = path.name
-        self._file = sf.SoundFile(str(path))
-        self._resampler = Resampler(int(self._file.samplerate))
+        self._decoder = open_decoder(path, block_s=chunk_ms / 1000)
+        self._resampler = Resampler(self._decoder.rate_hz)
         self._chunk_len = TARGET_RATE_HZ * chunk_ms // 1000
-        self._block_frames = ceil(self._file.samplerate * chunk_ms / 1000)
         self._chunk_ms = chunk_ms
         self._realtime = realtime
         self._start_ts_ns = start_ts_mono_ns
@@ -62,8 +62,8 @@ class AudioFileSource:
         logger.info(
             "Replaying %s (%d Hz, %d channels)",
             self._name,
-            self._file.samplerate,
-            self._file.channels,
+            self._decoder.rate_hz,
+            self._decoder.channels,
         )
 
     @property
@@ -97,7 +97,7 @@ class AudioFileSource:
         """Closes the file; `read` returns None from now on."""
         self._closed = True
         self._ready = None
-        self._file.close()
+        self._decoder.close()
 
     def _wait_until_due(self, chunk: AudioChunk, timeout_s: float) -> bool:
         now_ns = self._clock_ns()
@@ -122,7 +122,7 @@ class AudioFileSource:
         return AudioChunk(samples=samples, sample_rate_hz=TARGET_RATE_HZ, ts_mono_ns=ts_ns)
 
     def _read_block(self) -> FloatArray:
-        block = self._file.read(self._block_frames, dtype="float32", always_2d=True)
+        block = self._decoder.read_block()
         if len(block) == 0:
             # The end of the file: soxr still holds the last few milliseconds.
             self._eof = True
