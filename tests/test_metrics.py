@@ -142,10 +142,10 @@ def test_a_taken_metrics_port_does_not_stop_the_service(
             assert service.publisher.flush(10)
 
 
-def test_health_carries_the_new_numbers_and_they_stay_optional_in_health_1(
+def test_health_carries_pipeline_load_and_throttling_and_matches_its_schema(
     tmp_path: Path,
 ) -> None:
-    """Consumers on the updated schema must still accept health from older devices."""
+    """Fields that are unknown on this board are null, never left out or faked as 0."""
     config = make_config(tmp_path, None)
     service = EdgeService(config, load_secrets(config))
     document = json.loads(service.health().to_json())
@@ -154,9 +154,9 @@ def test_health_carries_the_new_numbers_and_they_stay_optional_in_health_1(
     jsonschema.validate(document, schema)
     assert set(ADDED) <= document.keys()
     assert document["pipeline"] is None  # no pipeline runs in the bare service
-    for name in ADDED:
-        del document[name]
-    jsonschema.validate(document, schema)  # the health/1 of a device that predates them
+    del document["throttling"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, schema)
 
 
 def test_throttling_bits_are_decoded_into_named_flags() -> None:

@@ -1,8 +1,8 @@
 """Payloads of the retained state topics (status, info, consent) and of health."""
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from edge.events.base import (
     CoarseTime,
@@ -121,20 +121,8 @@ class ThrottleHealth(WireModel):
     soft_temp_limit_occurred: bool = Field(description="Bit 19: since boot.")
 
 
-# Added to health/1 after its first release: optional in the schema, so consumers built on
-# this schema also accept health from devices that predate them.
-_ADDED_HEALTH_FIELDS = ("pipeline", "cpu_load_1m", "process_cpu_percent", "throttling")
-
-
-def _not_required(schema: dict[str, Any]) -> None:
-    required = schema.get("required", [])
-    schema["required"] = [name for name in required if name not in _ADDED_HEALTH_FIELDS]
-
-
 class HealthPayload(Payload):
     """Periodic `health`: live metrics, sent at most once per interval, never spooled."""
-
-    model_config = ConfigDict(json_schema_extra=_not_required)
 
     schema_name: Literal["health/1"] = Field(default="health/1", alias="schema")
     uptime_s: NonNegative
