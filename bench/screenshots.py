@@ -17,7 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-import edge.config  # noqa: F401 - first: edge.web.security alone hits an import cycle
 from edge.web.security import SESSION_COOKIE
 from edge.web.token import StaffToken
 from tests.broker import Mosquitto

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from edge.config import load_secrets
 from edge.config.loader import ConfigError
+from edge.config.web import WebConfig
 from edge.events.topics import Leaf
-from edge.web.config import WebConfig
 from edge.web.hub import QUEUE_MAX
 from edge.web.i18n import Templates, json_block, load_catalogues
 from edge.web.server import WebServerError

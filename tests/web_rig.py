@@ -14,6 +14,7 @@ import numpy as np
 
 from edge.app import EdgeService
 from edge.config import EdgeConfig, load_secrets
+from edge.config.web import WebConfig
 from edge.consent.ledger import ConsentLedger
 from edge.events.topics import Leaf
 from edge.pipeline.actions import KioskActions
@@ -21,7 +22,6 @@ from edge.pipeline.publishing import OutputPublisher
 from edge.pipeline.runner import PipelineRunner
 from edge.types import FaceReading, VideoFrame
 from edge.web.app import create_app
-from edge.web.config import WebConfig
 from edge.web.hub import EventHub
 from edge.web.server import WebServer
 from edge.web.service import open_store

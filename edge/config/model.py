@@ -20,7 +20,7 @@ from edge.config.camera import CameraConfig, FaceConfig
 from edge.config.ids import TopicId
 from edge.config.metrics import MetricsConfig
 from edge.config.mood import EngineConfig
-from edge.web.config import WebConfig
+from edge.config.web import WebConfig
 
 __all__ = ["EdgeConfig", "StrictModel"]
 

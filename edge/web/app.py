@@ -20,9 +20,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from edge.config.web import WebConfig
 from edge.pipeline.actions import KioskActions
 from edge.web.api import api_routes, kiosk_or_staff, read_limited, staff_only
-from edge.web.config import WebConfig
 from edge.web.context import WebContext
 from edge.web.hub import EventHub
 from edge.web.i18n import json_block, pick_language

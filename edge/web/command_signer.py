@@ -13,9 +13,9 @@ from typing import Any
 
 from edge.commands.auth import sign, signing_text
 from edge.config.secrets import read_secret, secret_path
+from edge.config.web import SITE_COMMAND_KEY_CREDENTIAL, WebConfig
 from edge.events.command_payloads import CommandRequest
 from edge.events.ids import coarse_utc, new_event_id
-from edge.web.config import SITE_COMMAND_KEY_CREDENTIAL, WebConfig
 
 NONCE_BYTES = 18
 """24 URL-safe characters: within the contract's 16-64 of `A-Za-z0-9_-`."""

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from edge.config.web import WebConfig
 from edge.pipeline.actions import KioskActions
-from edge.web.config import WebConfig
 from edge.web.hub import EventHub
 from edge.web.i18n import Templates, load_catalogues
 from edge.web.security import RateLimiter

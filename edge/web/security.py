@@ -20,7 +20,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from edge.web.config import RateLimit
+from edge.config.web import RateLimit
 from edge.web.token import StaffToken
 
 SESSION_COOKIE = "moodsense_staff"

@@ -12,7 +12,7 @@ import time
 import uvicorn
 from starlette.types import ASGIApp
 
-from edge.web.config import WebConfig
+from edge.config.web import WebConfig
 from edge.web.hub import EventHub
 from edge.web.store_link import StoreLink
 

@@ -3,12 +3,12 @@
 import logging
 
 from edge.config import EdgeConfig, Secrets
+from edge.config.web import WebConfig
 from edge.events.topics import Topics
 from edge.pipeline.actions import KioskActions
 from edge.pipeline.publishing import OutputPublisher
 from edge.web.app import create_app
 from edge.web.command_signer import CommandSigner, load_site_command_key
-from edge.web.config import WebConfig
 from edge.web.hub import EventHub
 from edge.web.server import WebServer
 from edge.web.store import StoreView

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from edge.config.loader import ConfigError
-from edge.web.config import WEB_TOKEN_CREDENTIAL, WebConfig
+from edge.config.web import WEB_TOKEN_CREDENTIAL, WebConfig
 
 MIN_TOKEN_CHARS = 16
 
