@@ -1,5 +1,7 @@
 """Calibration: room measurements on real recordings, and the profile they produce."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +74,22 @@ def test_an_unreadable_profile_is_ignored_with_defaults(tmp_path: Path) -> None:
     """A damaged file must not stop the kiosk."""
     (tmp_path / "profile.json").write_text("{ not json")
     assert load_profile(tmp_path / "profile.json") is None
+
+
+EXAMPLE_PROFILE = Path(__file__).resolve().parents[1] / "calibration/example-crema-d-1001-neu.json"
+CREMA_NEUTRAL = DATA / "av/crema-d/1001_DFA_NEU_XX.flv"
+
+
+def test_the_documented_example_profile_is_what_calibrate_measures(tmp_path: Path) -> None:
+    """calibration/README.md shows this file as the command's output: keep that true."""
+    if not CREMA_NEUTRAL.exists():
+        pytest.skip("CREMA-D not available")
+    out = tmp_path / "profile.json"
+    command = [sys.executable, "-m", "edge", "calibrate", "--audio", str(CREMA_NEUTRAL)]
+    command += ["--video", str(CREMA_NEUTRAL), "--out", str(out)]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    measured, example = load_profile(out), load_profile(EXAMPLE_PROFILE)
+    assert measured is not None and example is not None
+    assert measured.model_dump(exclude={"measured_at"}) == example.model_dump(
+        exclude={"measured_at"}
+    )
