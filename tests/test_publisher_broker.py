@@ -186,6 +186,34 @@ def test_kill_9_of_the_publisher_mid_stream_then_restart_delivers_every_accepted
     collector.close()
 
 
+def test_sigterm_mid_stream_delivers_every_accepted_event_then_says_offline(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    """systemd stops the service with SIGTERM: nothing accepted may be stranded, and the fleet
+    must see a deliberate `offline`, not a crash."""
+    _config, config_file = _config_file(tmp_path, broker.port)
+    collector = Collector(broker.port, "moodsense/v1/+/+/+")
+    child = _start_emitter(config_file, 1_000_000)
+    accepted: list[str] = []
+    assert child.stdout is not None
+    try:
+        for line in child.stdout:
+            if line.startswith("accepted "):
+                accepted.append(line.split()[1])
+                if len(accepted) == 1_000:
+                    child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=60) == 0
+    finally:
+        child.kill()
+    assert len(accepted) >= 1_000
+    # Flushed on the way out: every accepted event reached the broker before the process ended.
+    assert Outbox(tmp_path / "state" / "outbox.sqlite3", 100_000).depth == 0
+    received = collector.wait_for(lambda m: set(accepted) <= set(_ids(m)), timeout_s=30)
+    _assert_complete_in_order(received, accepted)
+    collector.wait_for(lambda _m: ("offline", "shutdown") in _status_states(collector))
+    collector.close()
+
+
 def test_without_a_broker_events_wait_in_the_outbox_until_one_is_configured(
     broker: Mosquitto, tmp_path: Path
 ) -> None:

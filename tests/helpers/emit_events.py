@@ -5,7 +5,8 @@ definition of accepted), then keeps running until killed, or with `--drain` unti
 is empty and it shuts down cleanly.
 
 With `--pause-after N` it prints `paused` after N accepted events and waits for a line on
-stdin, so a test can change the world (freeze the broker) at a known point.
+stdin, so a test can change the world (freeze the broker) at a known point. SIGTERM stops it the
+way it stops `moodsense run`: emitting ends, the service shuts down, it prints `stopped`.
 
 Usage: python -m tests.helpers.emit_events CONFIG_JSON COUNT [--pause-after N] [--drain]
 """
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from edge.app import EdgeService
+from edge.appliance.signals import stop_on_signals
 from edge.config import EdgeConfig, load_secrets
 from edge.events.topics import Leaf
 from tests import samples
@@ -28,10 +30,13 @@ def main() -> int:
     pause_after = (
         int(sys.argv[sys.argv.index("--pause-after") + 1]) if "--pause-after" in sys.argv else -1
     )
+    stop = stop_on_signals()
     service = EdgeService(config, load_secrets(config))
     service.start()
     print("started", flush=True)
     for start in range(0, count, BATCH):
+        if stop.is_set():
+            break
         batch = [samples.mood(t_rel_s=float(i)) for i in range(start, min(count, start + BATCH))]
         for payload in batch:
             service.emit(Leaf.MOOD, payload)
@@ -48,8 +53,10 @@ def main() -> int:
         service.shutdown()
         print("drained", flush=True)
         return 0
-    while True:
-        time.sleep(1)
+    stop.wait()
+    service.shutdown()
+    print("stopped", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
