@@ -40,6 +40,7 @@ class TrainConfig:
     arch: str = "conv1d"
     norm: str = "scalar"
     mel_warp: float = 0.0
+    mixup: float = 0.0
 
     @property
     def feature_dir(self) -> Path:
@@ -51,6 +52,7 @@ class TrainConfig:
         """Checkpoint directory for this run."""
         tag = "" if self.norm == "scalar" else f"_{self.norm}"
         tag += f"_warp{self.mel_warp:g}" if self.mel_warp > 0 else ""
+        tag += f"_mixup{self.mixup:g}" if self.mixup > 0 else ""
         return self.cache_dir / f"run_{self.arch}{tag}_e{self.epochs}_seed{self.seed}"
 
 
@@ -126,7 +128,8 @@ class TrainBatches:
                 rng = np.random.default_rng([cfg.seed, self.epoch, idx])
                 ids = self.order[idx * cfg.batch_size : (idx + 1) * cfg.batch_size]
                 x = np.stack([_draw(variants[i], rng, cfg.mel_warp) for i in ids])[..., None]
-                return x, keras.utils.to_categorical(labels[ids], len(LABELS)), weights[ids]
+                y = keras.utils.to_categorical(labels[ids], len(LABELS))
+                return mixup(x, y, weights[ids], cfg.mixup, rng)
 
             def on_epoch_end(self) -> None:
                 self.epoch += 1
@@ -148,6 +151,27 @@ def mel_warp(window: np.ndarray, max_warp: float, rng: np.random.Generator) -> n
     lo = pos.astype(int)
     frac = (pos - lo).astype(np.float32)
     return window[:, lo] * (1 - frac) + window[:, lo + 1] * frac
+
+
+def mixup(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, alpha: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Blend each example with a random partner from the batch (mixup, Zhang et al. 2018).
+
+    Partners are mostly other speakers (and often the other corpus), so the model is pushed to
+    behave linearly between speakers instead of snapping an unfamiliar voice onto one class.
+    ``lam = max(lam, 1 - lam)`` keeps the own example dominant; targets and loss weights are
+    mixed with the same factor.  ``alpha <= 0`` returns the batch unchanged.
+    """
+    if alpha <= 0:
+        return x, y, w
+    lam = rng.beta(alpha, alpha, size=len(x)).astype(np.float32)
+    lam = np.maximum(lam, 1 - lam)
+    partner = rng.permutation(len(x))
+    lam_x = lam.reshape(-1, *([1] * (x.ndim - 1)))
+    mixed_x = lam_x * x + (1 - lam_x) * x[partner]
+    mixed_y = lam[:, None] * y + (1 - lam[:, None]) * y[partner]
+    return mixed_x, mixed_y, lam * w + (1 - lam) * w[partner]
 
 
 def _draw(choices: list[np.ndarray], rng: np.random.Generator, max_warp: float = 0.0) -> np.ndarray:
@@ -290,6 +314,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--norm", choices=("scalar", "band"), default=features.NORM_MODE)
     parser.add_argument("--mel-warp", type=float, default=TrainConfig.mel_warp)
+    parser.add_argument(
+        "--mixup", type=float, default=TrainConfig.mixup, help="Beta(alpha, alpha); 0 = off"
+    )
     args = parser.parse_args(argv)
     # The window normalisation is a module setting so the device function keeps one signature.
     features.NORM_MODE = args.norm
@@ -300,6 +327,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         cache_dir=args.cache_dir,
         norm=args.norm,
         mel_warp=args.mel_warp,
+        mixup=args.mixup,
     )
 
 
