@@ -8,7 +8,7 @@ path, start), printing the resident set size (`VmRSS` from /proc/self/status), i
 anonymous/file-backed split and the thread count after each step; then replays `--seconds` of
 the recordings as fast as they decode and prints the peak (`VmHWM`, this process's own high-water
 mark: `ru_maxrss` is not, see docs/benchmarks.md) and the largest mappings grouped by file
-(what `pmap`/`smem` would show).
+(what `pmap`/`smem` would show). Run with PYTHONTRACEMALLOC=1 to also see the Python heap.
 """
 
 import argparse
@@ -16,6 +16,7 @@ import json
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -141,6 +142,9 @@ def main() -> int:
         service.shutdown()
     peak = status()["VmHWM"]
     print(f"peak RSS (VmHWM) {peak} MB", file=sys.stderr)
+    if tracemalloc.is_tracing():  # PYTHONTRACEMALLOC=1: how much of it is Python objects
+        current, python_peak = (round(b / 2**20, 1) for b in tracemalloc.get_traced_memory())
+        print(f"Python heap (tracemalloc) {current} MB, peak {python_peak} MB", file=sys.stderr)
     for name, mb in top:
         print(f"  {mb:7.1f} MB  {name}", file=sys.stderr)
     if args.json:
