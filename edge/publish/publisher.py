@@ -2,7 +2,8 @@
 them in order with QoS 1, and forget them only once the broker has acknowledged them.
 
 Threads: callers only enqueue (`submit`); one worker thread owns the outbox and hands events
-to paho; paho's network thread reports acknowledgements back through the same queue.
+to paho; paho's network thread reports acknowledgements back through the same queue. The
+worker holds the GIL as little as it can: paho's network thread is what sets the pace.
 """
 
 import logging
@@ -15,12 +16,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edge.publish.mqtt_link import MqttLink
-from edge.publish.outbox import Outbox, StoredEvent
+from edge.publish.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
 _IDLE_WAKE_S = 0.5
-_PENDING_MAX = 10_000
 _ACK_POLL_S = 0.05
 
 
@@ -64,23 +64,26 @@ class DurablePublisher:
         self._link: MqttLink | None = None
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._durable = threading.Condition(self._lock)
+        self._durable = threading.Condition(self._lock)  # notified after each commit
+        self._delivered = threading.Condition(self._lock)  # notified when the outbox empties
         self._submitted = 0  # guarded by _lock
         self._committed = 0  # guarded by _lock
         self._ingress_dropped = 0  # guarded by _lock
         self._states: dict[str, bytes] = {}  # guarded by _lock
         # Acknowledgements pile up here (deque appends are thread-safe) and wake the worker
-        # only when half the window is free: one wake-up per many events keeps paho's
-        # network thread working alone, as in a bare publish loop.
+        # only when half the window is free or nothing else is outstanding: one wake-up per
+        # many events keeps paho's network thread working alone, as in a bare publish loop.
         self._acks: deque[tuple[int, bool]] = deque()
         self._ack_wake = max(1, inflight_max // 2)
         self._inflight: dict[int, int] = {}  # mid -> seq; worker thread only
         self._to_commit: list[tuple[str, bytes]] = []  # taken from the queue, not yet on disk
         self._cursor = 0  # highest seq handed to paho; worker thread only
-        # Committed events above the cursor, kept in memory so sending needs no read-back.
+        # Committed events above the cursor, kept in memory as whole batches (seq of the
+        # first event, events) so sending needs neither a read-back nor an object per event.
         # "Spilled" means some exist only on disk (backlog at start, after a drop, or more
-        # than _PENDING_MAX); then the outbox is read until it has caught up.
-        self._pending: deque[StoredEvent] = deque()
+        # than ingress_max in memory); then the outbox is read until it has caught up.
+        self._pending: deque[tuple[int, list[tuple[str, bytes]]]] = deque()
+        self._pending_count = 0
         self._spilled = outbox.depth > 0
         self._rejected = 0
         self._outbox_oldest: float | None = None  # refreshed by the worker, read by stats()
@@ -114,15 +117,20 @@ class DurablePublisher:
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until every event submitted so far is committed to disk."""
-        deadline = time.monotonic() + timeout_s
         with self._durable:
             target = self._submitted
-            while self._committed < target:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._durable.wait(remaining)
-        return True
+            return self._durable.wait_for(lambda: self._committed >= target, timeout_s)
+
+    def wait_delivered(self, timeout_s: float) -> bool:
+        """Wait until every event submitted so far is committed, acknowledged by the broker
+        and gone from the outbox. False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        if not self.flush(timeout_s):
+            return False
+        with self._delivered:
+            return self._delivered.wait_for(
+                lambda: self._outbox.depth == 0, deadline - time.monotonic()
+            )
 
     def set_state(self, topic: str, payload: bytes) -> None:
         """Publish a retained state now (if connected) and again after every reconnect."""
@@ -155,12 +163,15 @@ class DurablePublisher:
 
         Undelivered events stay in the outbox for the next start.
         """
-        self.flush(timeout_s)
         deadline = time.monotonic() + timeout_s
-        while self._link is not None and self._link.connected and time.monotonic() < deadline:
-            if self._outbox.depth == 0:
-                break
-            time.sleep(0.02)
+        self.flush(timeout_s)
+        link = self._link
+        with self._delivered:
+            # on_link_down notifies too: once offline, waiting any longer is pointless.
+            self._delivered.wait_for(
+                lambda: self._outbox.depth == 0 or link is None or not link.connected,
+                deadline - time.monotonic(),
+            )
         if self._thread.is_alive():
             self._queue.put(_Signal("stop"))
             self._thread.join(timeout=max(1.0, deadline - time.monotonic()))
@@ -180,11 +191,17 @@ class DurablePublisher:
     def on_link_down(self) -> None:
         """Pause handing new events to paho; what it holds is resent on reconnect."""
         self._queue.put(_Signal("link_down"))
+        with self._delivered:
+            self._delivered.notify_all()
 
     def on_published(self, mid: int, refused: bool) -> None:
         """Record the acknowledgement for the worker (which owns the outbox)."""
-        self._acks.append((mid, refused))
-        if len(self._acks) == self._ack_wake:
+        acks = self._acks
+        acks.append((mid, refused))
+        waiting = len(acks)
+        # The second test wakes the worker for the last events of a burst at once rather
+        # than at its next poll (`len` of a dict is atomic; a stale read only costs a wake).
+        if waiting == self._ack_wake or waiting == len(self._inflight):
             self._queue.put(_Signal("acks"))
 
     # --- worker thread ---------------------------------------------------------------
@@ -203,40 +220,47 @@ class DurablePublisher:
     def _turn(self) -> bool:
         """One pass: take what is queued, commit, forget acknowledged, send. False: stop."""
         try:
-            first = self._queue.get(timeout=_ACK_POLL_S if self._inflight else _IDLE_WAKE_S)
+            item: _Item | None = self._queue.get(
+                timeout=_ACK_POLL_S if self._inflight else _IDLE_WAKE_S
+            )
         except queue.Empty:
-            first = None
-        if first is not None and not self._drain(first):
-            return False
-        self._commit_pending()  # retries a batch a failed turn could not commit
-        self._outbox.delete(self._take_acks())
-        self._send()
-        now = time.monotonic()
-        if first is None or now - self._oldest_checked >= 1.0:
-            # Health only needs this roughly; under load, once a second is plenty.
-            self._oldest_checked = now
-            self._outbox_oldest = self._outbox.oldest_created_s()
-        return True
-
-    def _drain(self, first: _Item) -> bool:
-        """Handle `first` and whatever else is queued; False when asked to stop."""
-        item: _Item | None = first
+            item = None
+        idle = item is None
         keep_running = True
         while item is not None:
             if isinstance(item, tuple):
                 self._to_commit.append(item)
+                if len(self._to_commit) >= self._batch_max:
+                    # Send after every batch, not after draining a whole burst: paho starts
+                    # on the first events while later ones are still being committed.
+                    self._step()
             elif item.kind == "stop":
                 keep_running = False
             elif item.kind in ("link_up", "link_down"):
                 self._link_up = item.kind == "link_up"
-            if len(self._to_commit) >= self._batch_max:
-                self._commit_pending()
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 item = None
-        self._commit_pending()
+        self._step()
+        now = time.monotonic()
+        if idle or now - self._oldest_checked >= 1.0:
+            # Health only needs this roughly; under load, once a second is plenty.
+            self._oldest_checked = now
+            self._outbox_oldest = self._outbox.oldest_created_s()
         return keep_running
+
+    def _step(self) -> None:
+        """Commit what was taken (retrying a batch a failed turn could not commit), forget
+        what the broker acknowledged, hand paho the next events."""
+        self._commit_pending()
+        acked = self._take_acks()
+        if acked:
+            self._outbox.delete(acked)
+            if self._outbox.depth == 0:
+                with self._delivered:
+                    self._delivered.notify_all()
+        self._send()
 
     def _take_acks(self) -> list[int]:
         """Sequence numbers the broker acknowledged since the last call."""
@@ -266,11 +290,10 @@ class DurablePublisher:
             )
             self._spilled = True
             self._pending.clear()
-        elif not self._spilled and len(self._pending) + len(events) <= _PENDING_MAX:
-            first = self._outbox.last_seq - len(events) + 1
-            self._pending.extend(
-                StoredEvent(seq, *event) for seq, event in enumerate(events, start=first)
-            )
+            self._pending_count = 0
+        elif not self._spilled and self._pending_count + len(events) <= self._ingress_max:
+            self._pending.append((self._outbox.last_seq - len(events) + 1, events))
+            self._pending_count += len(events)
         else:
             self._spilled = True
         with self._durable:
@@ -285,17 +308,34 @@ class DurablePublisher:
         room = self._inflight_max - len(self._inflight)
         if room <= 0:
             return
-        for seq, topic, payload in self._next_events(room):
+        if self._spilled:
+            self._send_from_disk(link, room)
+        else:
+            self._send_from_memory(link, room)
+
+    def _send_from_memory(self, link: MqttLink, room: int) -> None:
+        publish, inflight, pending = link.publish, self._inflight, self._pending
+        while room > 0 and pending:
+            first, events = pending[0]
+            batch = events if len(events) <= room else events[:room]
+            seq = first
+            for topic, payload in batch:
+                inflight[publish(topic, payload)] = seq
+                seq += 1
+            self._cursor = seq - 1
+            if batch is events:
+                pending.popleft()
+            else:
+                pending[0] = (seq, events[room:])
+            room -= len(batch)
+            self._pending_count -= len(batch)
+
+    def _send_from_disk(self, link: MqttLink, room: int) -> None:
+        events = self._outbox.fetch_after(self._cursor, room)
+        for seq, topic, payload in events:
             self._inflight[link.publish(topic, payload)] = seq
             self._cursor = seq
-
-    def _next_events(self, limit: int) -> list[StoredEvent]:
-        """The next `limit` committed events above the cursor, from memory when possible."""
-        if self._spilled:
-            events = self._outbox.fetch_after(self._cursor, limit)
-            if len(events) < limit:  # caught up with the disk: memory is complete again
-                self._spilled = False
-                self._pending.clear()
-            return events
-        count = min(limit, len(self._pending))
-        return [self._pending.popleft() for _ in range(count)]
+        if len(events) < room:  # caught up with the disk: memory is complete again
+            self._spilled = False
+            self._pending.clear()
+            self._pending_count = 0
