@@ -24,7 +24,12 @@ def add_pipeline_parsers(commands: Any) -> None:
     """Register `replay` and `calibrate` on the top-level subparsers."""
     replay = commands.add_parser("replay", help="run the pipeline on recordings")
     replay.add_argument("--video", type=Path, help="video file, image folder or glob")
-    replay.add_argument("--audio", type=Path, help="audio file (any rate and channels)")
+    replay.add_argument(
+        "--audio",
+        type=Path,
+        help="audio file, or a video whose audio track to use (WAV, FLAC, OGG, MP3; FLV, MP4 "
+        "and other containers through FFmpeg), any rate and channels",
+    )
     replay.add_argument("--config", type=Path, help="YAML config (default: built-in)")
     replay.add_argument("--events", type=Path, help="also append every event as JSON lines")
     replay.add_argument("--consent", choices=["granted", "none"], default="none")
