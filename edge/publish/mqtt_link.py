@@ -21,6 +21,8 @@ from edge.config.secrets import Secrets
 logger = logging.getLogger(__name__)
 
 QOS = 1
+# publish() results that mean "queued": paho also queues while disconnected.
+_QUEUED = (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)
 
 
 class LinkListener(Protocol):
@@ -127,10 +129,10 @@ class MqttLink:
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> int:
         """Queue a QoS 1 message; returns its message id (for `on_published`)."""
-        info = self._client.publish(topic, payload, qos=QOS, retain=retain)
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS and info.rc != MQTTErrorCode.MQTT_ERR_NO_CONN:
+        info = self._client.publish(topic, payload, QOS, retain)
+        if info.rc not in _QUEUED:
             raise RuntimeError(f"paho refused to queue a message: {mqtt.error_string(info.rc)}")
-        return int(info.mid)
+        return info.mid
 
     def stop(self, last: tuple[str, bytes] | None, timeout_s: float) -> None:
         """Publish `last` (the retained `offline`) if connected, then disconnect cleanly.

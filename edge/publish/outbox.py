@@ -175,8 +175,15 @@ class Outbox:
 
     def delete(self, seqs: list[int]) -> None:
         """Forget delivered events (missing ones, already dropped, are ignored)."""
-        if not seqs:
-            return
+        if seqs:
+            self._delete_ranges(_contiguous_ranges(seqs))
+
+    def delete_through(self, seq: int) -> None:
+        """Forget every event up to and including `seq`: one statement for a whole run of
+        acknowledgements, which is what the publisher has as acks arrive in order."""
+        self._delete_ranges([(0, seq)])
+
+    def _delete_ranges(self, ranges: list[tuple[int, int]]) -> None:
         db = self._db
         # A lost delete only means a duplicate resend (allowed, same id), so deletes skip
         # the fsync; the next insert's fsync makes them durable too (the WAL is sequential).
@@ -184,9 +191,7 @@ class Outbox:
             db.execute("PRAGMA synchronous=NORMAL")
         db.execute("BEGIN IMMEDIATE")
         try:
-            deleted = db.executemany(
-                "DELETE FROM events WHERE seq BETWEEN ? AND ?", _contiguous_ranges(seqs)
-            )
+            deleted = db.executemany("DELETE FROM events WHERE seq BETWEEN ? AND ?", ranges)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

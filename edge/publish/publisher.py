@@ -70,12 +70,16 @@ class DurablePublisher:
         self._committed = 0  # guarded by _lock
         self._ingress_dropped = 0  # guarded by _lock
         self._states: dict[str, bytes] = {}  # guarded by _lock
-        # Acknowledgements pile up here (deque appends are thread-safe) and wake the worker
-        # only when half the window is free or nothing else is outstanding: one wake-up per
-        # many events keeps paho's network thread working alone, as in a bare publish loop.
-        self._acks: deque[tuple[int, bool]] = deque()
+        # Acknowledged mids (negated when the broker refused) pile up here (deque appends
+        # are thread-safe) and wake the worker only when half the window is free or nothing
+        # else is outstanding: one wake-up per many events keeps paho's network thread
+        # working alone, as in a bare publish loop.
+        self._acks: deque[int] = deque()
         self._ack_wake = max(1, inflight_max // 2)
-        self._inflight: dict[int, int] = {}  # mid -> seq; worker thread only
+        # mid -> seq in send order (= seq order), so the first value is the oldest event
+        # still awaiting its PUBACK; worker thread only.
+        self._inflight: dict[int, int] = {}
+        self._deleted_through = 0  # every event up to this seq is gone from the outbox
         self._to_commit: list[tuple[str, bytes]] = []  # taken from the queue, not yet on disk
         self._cursor = 0  # highest seq handed to paho; worker thread only
         # Committed events above the cursor, kept in memory as whole batches (seq of the
@@ -197,7 +201,7 @@ class DurablePublisher:
     def on_published(self, mid: int, refused: bool) -> None:
         """Record the acknowledgement for the worker (which owns the outbox)."""
         acks = self._acks
-        acks.append((mid, refused))
+        acks.append(-mid if refused else mid)
         waiting = len(acks)
         # The second test wakes the worker for the last events of a burst at once rather
         # than at its next poll (`len` of a dict is atomic; a stale read only costs a wake).
@@ -254,28 +258,32 @@ class DurablePublisher:
         """Commit what was taken (retrying a batch a failed turn could not commit), forget
         what the broker acknowledged, hand paho the next events."""
         self._commit_pending()
-        acked = self._take_acks()
-        if acked:
-            self._outbox.delete(acked)
+        self._take_acks()
+        # Everything sent before the oldest unacknowledged event is delivered: one range
+        # delete, however many PUBACKs arrived (an early out-of-order ack waits for it).
+        oldest = next(iter(self._inflight.values()), None)
+        through = self._cursor if oldest is None else oldest - 1
+        if through > self._deleted_through:
+            self._outbox.delete_through(through)
+            self._deleted_through = through
             if self._outbox.depth == 0:
                 with self._delivered:
                     self._delivered.notify_all()
         self._send()
 
-    def _take_acks(self) -> list[int]:
-        """Sequence numbers the broker acknowledged since the last call."""
-        acked = []
-        while self._acks:
-            mid, refused = self._acks.popleft()
-            seq = self._inflight.pop(mid, None)
-            if seq is None:
-                continue  # a state topic or command result, not an outbox event
-            if refused:
+    def _take_acks(self) -> None:
+        """Forget the in-flight entries the broker acknowledged since the last call."""
+        acks, forget = self._acks, self._inflight.pop
+        for _ in range(len(acks)):
+            mid = acks.popleft()
+            if mid > 0:
+                forget(mid, None)  # None: a state topic or command result, not an event
+                continue
+            seq = forget(-mid, None)
+            if seq is not None:
                 # Retrying a refusal (e.g. an ACL denial) forever would block later events.
                 self._rejected += 1
                 logger.warning("Broker refused event %d; dropping it", seq)
-            acked.append(seq)
-        return acked
 
     def _commit_pending(self) -> None:
         """Commit what was taken from the queue; kept for the next turn if the disk fails."""
