@@ -3,6 +3,10 @@
 Every op works on a whole batch with per-sample random parameters drawn from stateless ops,
 so an epoch's augmentation depends only on ``(seed, epoch, batch index)``: a resumed run sees
 the same images as an uninterrupted one, and the CPU cost stays a few vector ops per batch.
+
+``strength`` scales every range and probability below (1.0 = the constants as written, 0.5 =
+half the rotation, shift, scale, lighting and noise ranges, half as many blurred, noisy and
+erased faces); horizontal flips stay at p=0.5 at any strength.
 """
 
 from __future__ import annotations
@@ -34,14 +38,20 @@ def _bernoulli(seed: tf.Tensor, batch: tf.Tensor, prob: float) -> tf.Tensor:
     return tf.cast(_uniform(seed, batch, 0.0, 1.0) < prob, tf.float32)
 
 
-def _affine(images: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
+def _around_one(bounds: tuple[float, float], strength: float) -> tuple[float, float]:
+    """Shrink a multiplicative range around 1.0 by ``strength``."""
+    return 1.0 + (bounds[0] - 1.0) * strength, 1.0 + (bounds[1] - 1.0) * strength
+
+
+def _affine(images: tf.Tensor, seeds: tf.Tensor, strength: float) -> tf.Tensor:
     """Random rotation, scale, shift and horizontal flip in one resampling pass."""
     batch = tf.shape(images)[0]
     size = tf.cast(tf.shape(images)[1], tf.float32)
-    angle = _uniform(seeds[0], batch, -MAX_ROTATION_DEG, MAX_ROTATION_DEG) * (math.pi / 180.0)
-    scale = _uniform(seeds[1], batch, *SCALE_RANGE)
-    shift_x = _uniform(seeds[2], batch, -MAX_SHIFT_PX, MAX_SHIFT_PX)
-    shift_y = _uniform(seeds[3], batch, -MAX_SHIFT_PX, MAX_SHIFT_PX)
+    max_angle, max_shift = MAX_ROTATION_DEG * strength, MAX_SHIFT_PX * strength
+    angle = _uniform(seeds[0], batch, -max_angle, max_angle) * (math.pi / 180.0)
+    scale = _uniform(seeds[1], batch, *_around_one(SCALE_RANGE, strength))
+    shift_x = _uniform(seeds[2], batch, -max_shift, max_shift)
+    shift_y = _uniform(seeds[3], batch, -max_shift, max_shift)
     flip = 1.0 - 2.0 * _bernoulli(seeds[4], batch, 0.5)
     # The op maps output pixels to input pixels, so build the inverse transform directly:
     # input = M (output - centre - shift) + centre with M = diag(flip/s, 1/s) R(-angle).
@@ -63,12 +73,21 @@ def _affine(images: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
     )
 
 
-def _photometric(images: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
+def _photometric(images: tf.Tensor, seeds: tf.Tensor, strength: float) -> tf.Tensor:
     """Random brightness, contrast and gamma: shop lighting varies a lot."""
     batch = tf.shape(images)[0]
-    brightness = tf.reshape(_uniform(seeds[0], batch, -BRIGHTNESS, BRIGHTNESS), [-1, 1, 1, 1])
-    contrast = tf.reshape(_uniform(seeds[1], batch, *CONTRAST_RANGE), [-1, 1, 1, 1])
-    log_gamma = _uniform(seeds[2], batch, math.log(GAMMA_RANGE[0]), math.log(GAMMA_RANGE[1]))
+    max_brightness = BRIGHTNESS * strength
+    brightness = tf.reshape(
+        _uniform(seeds[0], batch, -max_brightness, max_brightness), [-1, 1, 1, 1]
+    )
+    contrast_range = _around_one(CONTRAST_RANGE, strength)
+    contrast = tf.reshape(_uniform(seeds[1], batch, *contrast_range), [-1, 1, 1, 1])
+    log_gamma = _uniform(
+        seeds[2],
+        batch,
+        math.log(GAMMA_RANGE[0]) * strength,
+        math.log(GAMMA_RANGE[1]) * strength,
+    )
     gamma = tf.reshape(tf.exp(log_gamma), [-1, 1, 1, 1])
     mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
     images = (images - mean) * contrast + mean + brightness
@@ -76,26 +95,26 @@ def _photometric(images: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
     return tf.pow(tf.clip_by_value(images, 1e-4, 1.0), gamma)
 
 
-def _blur(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+def _blur(images: tf.Tensor, seed: tf.Tensor, strength: float) -> tf.Tensor:
     """3x3 Gaussian blur on a random subset, imitating defocus and motion softness."""
     kernel_1d = tf.constant([0.25, 0.5, 0.25])
     kernel = tf.reshape(tf.tensordot(kernel_1d, kernel_1d, axes=0), [3, 3, 1, 1])
     blurred = tf.nn.conv2d(images, kernel, strides=1, padding="SAME")
-    mask = tf.reshape(_bernoulli(seed, tf.shape(images)[0], BLUR_PROB), [-1, 1, 1, 1])
+    mask = tf.reshape(_bernoulli(seed, tf.shape(images)[0], BLUR_PROB * strength), [-1, 1, 1, 1])
     return mask * blurred + (1.0 - mask) * images
 
 
-def _noise(images: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
+def _noise(images: tf.Tensor, seeds: tf.Tensor, strength: float) -> tf.Tensor:
     """Gaussian sensor noise with a random strength on a random subset."""
     batch = tf.shape(images)[0]
-    sigma = _uniform(seeds[0], batch, 0.0, NOISE_MAX_SIGMA) * _bernoulli(
-        seeds[1], batch, NOISE_PROB
+    sigma = _uniform(seeds[0], batch, 0.0, NOISE_MAX_SIGMA * strength) * _bernoulli(
+        seeds[1], batch, NOISE_PROB * strength
     )
     noise = tf.random.stateless_normal(tf.shape(images), seed=seeds[2])
     return images + noise * tf.reshape(sigma, [-1, 1, 1, 1])
 
 
-def _erase(images: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
+def _erase(images: tf.Tensor, seeds: tf.Tensor, strength: float) -> tf.Tensor:
     """Random erasing: a grey rectangle stands in for hands, cups, hair or glare."""
     batch = tf.shape(images)[0]
     size = tf.cast(tf.shape(images)[1], tf.float32)
@@ -104,7 +123,7 @@ def _erase(images: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
     top = _uniform(seeds[2], batch, 0.0, 1.0) * (size - height)
     left = _uniform(seeds[3], batch, 0.0, 1.0) * (size - width)
     fill = tf.reshape(_uniform(seeds[4], batch, 0.0, 1.0), [-1, 1, 1, 1])
-    apply = _bernoulli(seeds[5], batch, ERASE_PROB)
+    apply = _bernoulli(seeds[5], batch, ERASE_PROB * strength)
     coords = tf.range(size)
     rows = tf.cast((coords >= top) & (coords < top + height), tf.float32)  # (B, H)
     cols = tf.cast((coords >= left) & (coords < left + width), tf.float32)  # (B, W)
@@ -112,12 +131,12 @@ def _erase(images: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
     return images * (1.0 - mask) + fill * mask
 
 
-def augment_batch(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+def augment_batch(images: tf.Tensor, seed: tf.Tensor, strength: float = 1.0) -> tf.Tensor:
     """Augment a float batch ``(B, 48, 48, 1)`` in [0, 1]; ``seed`` is an int ``(2,)`` tensor."""
     seeds = tf.random.experimental.stateless_split(seed, num=18)
-    images = _affine(images, seeds[0:5])
-    images = _photometric(images, seeds[5:8])
-    images = _blur(images, seeds[8])
-    images = _noise(images, seeds[9:12])
-    images = _erase(images, seeds[12:18])
+    images = _affine(images, seeds[0:5], strength)
+    images = _photometric(images, seeds[5:8], strength)
+    images = _blur(images, seeds[8], strength)
+    images = _noise(images, seeds[9:12], strength)
+    images = _erase(images, seeds[12:18], strength)
     return tf.clip_by_value(images, 0.0, 1.0)

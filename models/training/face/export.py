@@ -176,7 +176,13 @@ def export_checkpoint(
     train, val, test = splits
     state = json.loads((folder / "state.json").read_text())
     config = state["config"]
-    model = build_model(len(data.LABELS), width=config["width"], dropout=config["dropout"])
+    model = build_model(
+        len(data.LABELS),
+        width=config["width"],
+        dropout=config["dropout"],
+        # Runs from before the option have no key: they had no fine stem.
+        fine_stem=config.get("fine_stem", 0),
+    )
     model.load_weights(str(folder / "best.weights.h5"))
     rng = np.random.default_rng(config["seed"])
     representative = train.images[rng.choice(len(train.labels), REPRESENTATIVE_SAMPLES, False)]

@@ -53,6 +53,8 @@ class Config:
     label_smoothing: float
     class_weight_power: float
     dropout: float
+    fine_stem: int
+    augment_strength: float
     val_fraction: float
     seed: int
     smoke: bool
@@ -72,6 +74,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--class-weight-power", type=float, default=0.5, help="loss weight = count**-power"
     )
     parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument(
+        "--fine-stem", type=int, default=0, help="channels of a stride-1 conv before the stem"
+    )
+    parser.add_argument(
+        "--augment-strength", type=float, default=1.0, help="scales augmentation ranges"
+    )
     parser.add_argument("--val-fraction", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--threads", type=int, default=2, help="TF intra-op threads")
@@ -99,6 +107,8 @@ def make_config(args: argparse.Namespace) -> Config:
         label_smoothing=args.label_smoothing,
         class_weight_power=args.class_weight_power,
         dropout=args.dropout,
+        fine_stem=args.fine_stem,
+        augment_strength=args.augment_strength,
         val_fraction=args.val_fraction,
         seed=args.seed,
         smoke=args.smoke,
@@ -119,7 +129,11 @@ def train_dataset(
     def load(batch_index: tf.Tensor, idx: tf.Tensor) -> tuple[tf.Tensor, ...]:
         batch = tf.cast(tf.gather(images, idx), tf.float32) / 255.0
         seed = tf.stack([epoch_seed, batch_index])
-        return augment_batch(batch, seed), tf.gather(labels, idx), tf.gather(weights, idx)
+        return (
+            augment_batch(batch, seed, config.augment_strength),
+            tf.gather(labels, idx),
+            tf.gather(weights, idx),
+        )
 
     dataset = tf.data.Dataset.from_tensor_slices(order).batch(
         config.batch_size, drop_remainder=True
@@ -136,7 +150,9 @@ def eval_dataset(split: data.Split, batch_size: int = 256) -> tf.data.Dataset:
 
 def compile_model(config: Config, steps_per_epoch: int) -> keras.Model:
     """Build and compile the model with AdamW on a one-cycle schedule."""
-    model = build_model(len(data.LABELS), width=config.width, dropout=config.dropout)
+    model = build_model(
+        len(data.LABELS), width=config.width, dropout=config.dropout, fine_stem=config.fine_stem
+    )
     schedule = OneCycle(config.max_lr, total_steps=config.epochs * steps_per_epoch)
     optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay)
     # Decaying BatchNorm scales and biases only hurts; decay the conv/dense kernels.
