@@ -9,8 +9,9 @@ interaction's peak-end summary. Beside that, to show what each modality reads on
 - face: the face path (detector, quality gate, expression model) on every frame, probabilities
   averaged over the scored frames;
 - voice: the voice model on the whole decoded clip, scored as `moodsense eval voice` does. The
-  clips (1.9-2.4 s) are shorter than the live path's 2.5 s analysis window, so the replay itself
-  never completes a voice window: this column is the model's reading, not the pipeline's.
+  clips (1.9-2.4 s) are shorter than the live path's 2.5 s analysis window: the replay hears
+  only the last, partial window it flushes at the end, so this column is the model's reading
+  of the whole clip, not the pipeline's.
 Too few clips to measure accuracy; enough to show that real audio-visual input goes through.
 """
 

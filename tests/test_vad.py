@@ -233,3 +233,23 @@ def test_audio_config_refuses_bad_values(section: dict[str, object]) -> None:
     """Downstream stages rely on 16 kHz; a reversed backoff would spin on a missing device."""
     with pytest.raises(ValidationError):
         AudioConfig.model_validate(section)
+
+
+def test_the_voice_path_scores_a_clip_shorter_than_a_window_when_the_recording_ends() -> None:
+    """Replays of short utterances (CREMA-D clips are ~2 s) must still be heard once."""
+    from edge.config import EdgeConfig
+    from edge.inference.registry import ModelRegistry
+    from edge.pipeline.build import build_voice_path
+
+    path = build_voice_path(EdgeConfig(), ModelRegistry())
+    samples = clip(SPEECH_CLIPS[3])[: int(1.5 * RATE_HZ)]
+    step = RATE_HZ // 10
+    readings = []
+    for start in range(0, len(samples), step):
+        chunk = AudioChunk(samples[start : start + step], RATE_HZ, start * 1_000_000_000 // RATE_HZ)
+        readings += path.process(chunk)
+    assert readings == []
+    (last,) = path.flush()
+    assert last.speech and last.window_s == 1.5 and last.scores is not None
+    assert sum(last.scores.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+    assert path.flush() == []

@@ -119,6 +119,10 @@ class PipelineRunner:
             elif frame is not None:
                 self.on_frame(frame)
                 frame = _next(video)
+        if self._voice is not None:
+            self._voices += self._voice.flush()
+            if self._voices:
+                self._step(self.last_ts_s, [])
         self.finish()
 
     def run_live(self, sources: Sources, stop: threading.Event) -> None:

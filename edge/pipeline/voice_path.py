@@ -3,7 +3,7 @@
 from typing import Protocol
 
 from edge.types import AudioChunk, EmotionScores, FloatArray, VoiceReading
-from edge.voice.vad import VoiceActivityDetector
+from edge.voice.vad import SpeechWindow, VoiceActivityDetector
 
 
 class VoiceScorer(Protocol):
@@ -22,14 +22,19 @@ class VoicePath:
 
     def process(self, chunk: AudioChunk) -> list[VoiceReading]:
         """Readings for every analysis window that `chunk` completed."""
-        readings = []
-        for window in self._vad.process(chunk):
-            if not window.speech:
-                readings.append(window.no_speech_reading())
-                continue
-            scores = self._scorer.score(window.samples)
-            readings.append(VoiceReading(window.ts_mono_ns, window.window_s, True, scores))
-        return readings
+        return [self._reading(window) for window in self._vad.process(chunk)]
+
+    def flush(self) -> list[VoiceReading]:
+        """The reading of the last, shorter window when a recording ends: a clip shorter than
+        one window would otherwise never be heard."""
+        window = self._vad.flush()
+        return [] if window is None else [self._reading(window)]
+
+    def _reading(self, window: SpeechWindow) -> VoiceReading:
+        if not window.speech:
+            return window.no_speech_reading()
+        scores = self._scorer.score(window.samples)
+        return VoiceReading(window.ts_mono_ns, window.window_s, True, scores)
 
     def reset(self) -> None:
         """Drop buffered audio (consent ended)."""
