@@ -10,14 +10,13 @@
 #   /opt/moodsense-edge.previous -> ...                    kept for --rollback
 #   /opt/moodsense-edge-releases/NAME/{...,.venv}          one source tree + venv per release
 #   /etc/moodsense/edge.yaml, /etc/moodsense/credentials/  config and secrets, never overwritten
-#   /var/lib/moodsense/                                     state (outbox, ledger, numba cache)
+#   /var/lib/moodsense/                                     state (outbox, ledger, calibration)
 #   /var/lib/moodsense-models/{current,previous,sets/}     verified model sets
 #
 # Options for testing and development:
 #   --root DIR         stage everything under DIR (like DESTDIR); creating the user, chown and
 #                      systemctl are skipped and reported, nothing outside DIR is changed
 #   --venv-from PATH   symlink an existing venv instead of building one with scripts/setup.sh
-#   --skip-warmup      do not compile the numba cache now (the first start then takes longer)
 set -euo pipefail
 shopt -s nullglob
 
@@ -25,7 +24,7 @@ SERVICE=moodsense-edge
 SERVICE_USER=moodsense
 SOURCE="$(cd "$(dirname "$0")/.." && pwd)"
 
-root="" release="" venv_from="" password_file="" rollback=0 warmup=1 start=1
+root="" release="" venv_from="" password_file="" rollback=0 start=1
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-0}"; }
 while (( $# )); do
     case "$1" in
@@ -34,7 +33,6 @@ while (( $# )); do
         --venv-from) venv_from="$(realpath "${2:?--venv-from needs a path}")"; shift ;;
         --mqtt-password-file) password_file="${2:?--mqtt-password-file needs a file}"; shift ;;
         --rollback) rollback=1 ;;
-        --skip-warmup) warmup=0 ;;
         --no-start) start=0 ;;
         -h|--help) usage 0 ;;
         *) echo "install: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -56,8 +54,8 @@ CONFIG="$ETC/edge.yaml"
 UNIT="$root/etc/systemd/system/$SERVICE.service"
 STATE="$root/var/lib/moodsense"
 MODELS="$root/var/lib/moodsense-models"
-# What the unit sets, so the warm-up, the config check and doctor see what the service sees.
-export NUMBA_CACHE_DIR="$STATE/cache/numba" MPLCONFIGDIR="$STATE/cache/matplotlib"
+# What the unit sets, so the config check and doctor see what the service sees.
+export MPLCONFIGDIR="$STATE/cache/matplotlib"
 
 say() { echo "install: $*"; }
 skipped() { say "skipped (--root): $*"; }
@@ -111,7 +109,7 @@ make_directories() {
     mkdir -p "$OPT" "$(dirname "$UNIT")"
     install -d -m 0755 "$RELEASES" "$ETC" "$MODELS"
     install -d -m 0700 "$CREDENTIALS"
-    install -d -m 0750 "$STATE" "$STATE/cache" "$NUMBA_CACHE_DIR" "$MPLCONFIGDIR"
+    install -d -m 0750 "$STATE" "$STATE/cache" "$MPLCONFIGDIR"
     own_state
 }
 
@@ -204,12 +202,6 @@ build_release() {  # build_release DIR: source tree and venv, not yet switched t
         staged && say "note: setup.sh installs missing Debian packages (libportaudio2) on this host"
         say "venv: scripts/setup.sh in $dir (minutes on a Pi for a new release)"
         "$dir/scripts/setup.sh"
-    fi
-    if (( warmup )); then
-        say "numba cache: warming up into $NUMBA_CACHE_DIR"
-        "$dir/.venv/bin/python" -c "from edge.voice.warmup import warm_up; warm_up()"
-    else
-        say "numba cache: warm-up skipped (--skip-warmup)"
     fi
 }
 

@@ -41,7 +41,5 @@ if [[ "$have" != "$wanted" && "$have" != "$wanted[dev]" ]]; then
     echo "setup: installing moodsense-edge${extras} into .venv"
     .venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".${extras}"
     .venv/bin/pip check
-    # Compile librosa's numba helpers now (about 16 s cold), not on the first customer.
-    .venv/bin/python -c "from edge.voice.warmup import warm_up; warm_up()"
     echo "$wanted" > "$stamp"
 fi

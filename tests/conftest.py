@@ -13,7 +13,8 @@ from tests.broker import HOST, Mosquitto
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_numba_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Compile librosa's numba helpers once per test session, not once per service started."""
+    """Tests compare the device's features with librosa's, whose numba helpers compile once per
+    session (the device itself never imports librosa)."""
     os.environ.setdefault("NUMBA_CACHE_DIR", str(tmp_path_factory.mktemp("numba")))
 
 

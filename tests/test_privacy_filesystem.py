@@ -2,8 +2,8 @@
 
 The replay runs under strace, which records every file the process (and its threads) opens
 for writing, creates, renames or removes. Allowed: the outbox, the consent ledger, the
-calibration directory (profile, site baseline) and library caches (numba's compiled code,
-matplotlib's font list) under `cache/`, all in the state directory. No frame, crop or audio
+calibration directory (profile, site baseline) and library caches (matplotlib's font list)
+under `cache/`, all in the state directory. No frame, crop or audio
 file may appear anywhere.
 """
 

@@ -1,11 +1,12 @@
-"""Keep numba compilation out of the first event, and library caches in the state directory.
+"""First-call costs out of the first event, and library caches in the state directory.
 
-librosa compiles some helpers with numba on first use (about 16 s cold on this machine);
-numba caches the machine code on disk, but under systemd's ProtectSystem=strict the package
-directory is read-only, so the cache must live in the state directory. matplotlib (imported
-by MediaPipe) writes a font cache under $HOME; it goes there too, so the only files the
-service writes are its own state (docs/privacy.md). Call `use_state_caches` before those
-libraries are first imported, then `warm_up` once at start.
+The device's voice features are plain numpy (edge/voice/features.py), so nothing is compiled
+at run time any more (librosa's numba helpers used to take ~16 s cold). `warm_up` still runs
+the feature path once at start so the first customer's window pays no first-call costs.
+matplotlib (imported by the optional MediaPipe detector backend) writes a font cache under
+$HOME; under systemd's ProtectSystem=strict that must be the state directory, so the only files
+the service writes are its own state (docs/privacy.md). Call `use_state_caches` before such
+libraries are first imported.
 """
 
 import logging
@@ -18,11 +19,11 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
-_CACHES = {"NUMBA_CACHE_DIR": "numba", "MPLCONFIGDIR": "matplotlib"}
+_CACHES = {"MPLCONFIGDIR": "matplotlib"}
 
 
 def use_state_caches(state_dir: Path) -> Path:
-    """Point numba's and matplotlib's caches into `<state_dir>/cache/` unless already set."""
+    """Point matplotlib's cache into `<state_dir>/cache/` unless already set."""
     root = state_dir / "cache"
     for variable, name in _CACHES.items():
         Path(os.environ.setdefault(variable, str(root / name))).mkdir(parents=True, exist_ok=True)
