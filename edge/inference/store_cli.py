@@ -6,6 +6,7 @@ service loads models at start, so a switch takes effect at the next restart.
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,30 +29,28 @@ def _report(store: ModelStore, result: SwitchResult) -> None:
     print(RESTART_HINT)
 
 
-def _cmd_install(args: argparse.Namespace) -> int:
+def _switch(
+    args: argparse.Namespace, what: str, operation: Callable[[ModelStore], SwitchResult]
+) -> int:
+    """Run one switch of the store; a refusal leaves the active set and says which it is."""
     quiet_native_libraries()
     store = ModelStore(args.models_dir)
     try:
-        result = store.install(args.source)
+        result = operation(store)
     except StoreError as error:
         active = store.active() or "none"
-        print(f"model set refused: {error} (active set unchanged: {active})", file=sys.stderr)
+        print(f"{what} refused: {error} (active set unchanged: {active})", file=sys.stderr)
         return EXIT_REFUSED
     _report(store, result)
     return EXIT_OK
+
+
+def _cmd_install(args: argparse.Namespace) -> int:
+    return _switch(args, "model set", lambda store: store.install(args.source))
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
-    quiet_native_libraries()
-    store = ModelStore(args.models_dir)
-    try:
-        result = store.rollback()
-    except StoreError as error:
-        active = store.active() or "none"
-        print(f"rollback refused: {error} (active set unchanged: {active})", file=sys.stderr)
-        return EXIT_REFUSED
-    _report(store, result)
-    return EXIT_OK
+    return _switch(args, "rollback", lambda store: store.rollback())
 
 
 def add_store_parsers(models_commands: "argparse._SubParsersAction[Any]") -> None:
