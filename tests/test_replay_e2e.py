@@ -2,6 +2,9 @@
 
 The scenario (tests/scenario.py): neutral 12 s -> angry 24 s -> happy 18 s, one customer, a
 bystander passing during the angry part, RAVDESS test-actor speech following the script.
+Timing with the default config: the smoothed state turns frustrated ~4-5 s into the angry part
+(EMA tau 3 s, state hold 2 s) and the alert needs `alert.hold_s` (10 s) above threshold, so it
+is due at ~26 s, 10 s before the angry part ends; it ends ~5 s into the happy part (`clear_s`).
 """
 
 import json
@@ -81,6 +84,7 @@ def test_the_scripted_scenario_gives_one_interaction_one_alert_and_a_true_summar
     ends = [t for t, e in alerts if e["phase"] == "end"]
     assert len(news) == 1 and 12 <= news[0] <= 36, alerts
     assert len(ends) == 1 and ends[0] >= 36 - 2, alerts
+    print(f"alert new at {news[0]:.0f} s, end at {ends[0]:.0f} s; angry part 12-36 s")
     end_summary = interactions[-1]["summary"]
     assert 12 <= end_summary["peak_negative"]["t_rel_s"] <= 38
     assert end_summary["end"]["state"] == "positive"
