@@ -6,8 +6,9 @@ Usage: python bench/face_framing.py [--faces N] [--model face_expression|fer_min
    240 px; the median BlazeFace box side (share of the FER crop side) and box centre (share of
    the crop width and height) say how to turn a box into a FER2013-style crop.
 2. Accuracy on the validation split of `train/` (the training code's split, never trained on),
-   faces at 200 px in frames: the bare box crop (what the device uses), a square of
-   `--side-per-box` x the box side raised by `--raise-share` of its side, and the original crop.
+   faces at 200 px in frames: the bare box crop (what the device used before), the device's
+   `face_crop` with `--side-per-box` x the box side raised by `--raise-share` of the crop side
+   (defaults: the device's own framing), and the original crop.
 """
 
 import argparse
@@ -22,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.config.camera import FaceConfig
 from edge.face.detector import FaceDetector
-from edge.face.expression import DEFAULT_MARGIN, FaceExpressionModel, face_crop
+from edge.face.expression import CROP_RAISE, CROP_SIDE_PER_BOX, FaceExpressionModel, face_crop
 from edge.inference.registry import ModelRegistry
-from edge.types import FaceBox, ImageArray, VideoFrame
+from edge.types import ImageArray, VideoFrame
 from models.training.face import data
 
 MODELS_DIRS = {"face_expression": Path("models"), "fer_minixception": Path("bench/baselines/fer")}
@@ -53,13 +54,6 @@ def geometry(detector: FaceDetector, images: np.ndarray, px: int) -> dict[str, f
     return {"face_px": px, "found": len(found), "box_side": side, "centre_x": cx, "centre_y": cy}
 
 
-def framed(box: FaceBox, side_per_box: float, raise_share: float) -> FaceBox:
-    """A square box `side_per_box` times `box`'s side, its centre raised by `raise_share`."""
-    side = round(max(box.width, box.height) * side_per_box)
-    cx, cy = box.x + box.width / 2, box.y + box.height / 2 - raise_share * side
-    return FaceBox(round(cx - side / 2), round(cy - side / 2), side, side, box.score)
-
-
 def accuracy(
     detector: FaceDetector, model: FaceExpressionModel, split: data.Split, args: argparse.Namespace
 ) -> dict[str, float]:
@@ -70,10 +64,10 @@ def accuracy(
         frame, _top, _left = in_frame(image, 200, rng)
         if not (boxes := detector.process(frame)):
             continue
-        better = framed(boxes[0], args.side_per_box, args.raise_share)
+        box = boxes[0]
         crops = {
-            "box": face_crop(frame.image, boxes[0], size, DEFAULT_MARGIN),
-            "framed": face_crop(frame.image, better, size, 0.0),
+            "box": face_crop(frame.image, box, size, side_per_box=1.0, raise_share=0.0),
+            "framed": face_crop(frame.image, box, size, args.side_per_box, args.raise_share),
             "original": cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR),
         }
         for name, crop in crops.items():
@@ -89,8 +83,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=1200, help="train faces for the geometry")
     parser.add_argument("--model", choices=sorted(MODELS_DIRS), default="face_expression")
-    parser.add_argument("--side-per-box", type=float, default=1.2)
-    parser.add_argument("--raise-share", type=float, default=0.09)
+    parser.add_argument("--side-per-box", type=float, default=CROP_SIDE_PER_BOX)
+    parser.add_argument("--raise-share", type=float, default=CROP_RAISE)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     train, val = data.train_val_split(data.load_split("train"), 0.1, 1234)

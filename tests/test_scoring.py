@@ -27,6 +27,6 @@ def test_a_face_at_the_frame_edge_is_padded_not_shifted() -> None:
     """Shifting the crop would cut the face off-centre and change the expression read."""
     image = np.zeros((100, 100, 3), np.uint8)
     image[0:20, 0:20] = 255  # the face sits in the top-left corner
-    crop = face_crop(image, FaceBox(0, 0, 20, 20, 0.9), size=48, margin=0.0)
+    crop = face_crop(image, FaceBox(0, 0, 20, 20, 0.9), size=48)
     assert crop.shape == (48, 48)
     assert crop.mean() > 200  # all face, replicated at the border, nothing from elsewhere
