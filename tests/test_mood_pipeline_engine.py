@@ -113,3 +113,27 @@ def test_the_customer_is_kept_when_the_tracker_swaps_ids_at_a_crossing() -> None
     assert not [o for o in out if isinstance(o, InteractionEnded)]
     moods = [o.mood for o in out if isinstance(o, MoodUpdate)]
     assert {m.state for m in moods[-5:]} == {"frustrated"}
+
+
+def test_the_site_baseline_learns_an_interaction_only_after_it_ends() -> None:
+    """A long frustration must not raise its own alert threshold while it lasts."""
+    eng = engine()
+    prior = list(eng.baseline.counts)
+    eng.grant("kiosk", 0.0)
+    play(eng, [[face("angry")]] * 40)
+    assert eng.baseline.counts == prior
+    play(eng, [[]] * 14, start_s=20.0)  # the customer leaves
+    assert eng.gate.state == "none"
+    learned = eng.baseline.counts
+    negative = len(prior) * 3 // 10  # bins above intensity 0.3
+    assert sum(learned) > sum(prior) and sum(learned[negative:]) > sum(prior[negative:]) + 10
+
+
+def test_a_withdrawn_interaction_teaches_the_baseline_nothing() -> None:
+    """Withdrawal means the customer's moments are not used, not even as statistics."""
+    eng = engine()
+    prior = list(eng.baseline.counts)
+    eng.grant("kiosk", 0.0)
+    play(eng, [[face("angry")]] * 40)
+    eng.withdraw("kiosk", 20.0)
+    assert eng.baseline.counts == prior

@@ -5,6 +5,7 @@ Consent transitions go through the engine (not straight to the gate) so that an 
 interaction's peak-end summary and open alert are produced before its buffers are cleared.
 """
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -22,6 +23,9 @@ from edge.mood.states import negative_intensity
 from edge.types import EmotionScores, FaceReading, VoiceReading
 
 EndReason = Literal["withdrawn", "timeout", "left", "ended"]
+MAX_PENDING_BASELINE_SAMPLES = 3600
+"""An hour of samples at the default `baseline_period_s`; consent times interactions out sooner."""
+
 _END_REASONS: dict[str, EndReason] = {r: r for r in ("withdrawn", "timeout", "left", "ended")}
 
 
@@ -82,6 +86,10 @@ class MoodEngine:
         gate.register(self._customer)
         self._started_s = self._last_seen_s = self._last_mood_s = self._last_baseline_s = 0.0
         self._voice: tuple[EmotionScores | None, float] | None = None
+        # The site baseline learns an interaction only once it is over: learning while it runs
+        # would let a long frustration raise its own alert threshold (seen in the e2e replay:
+        # 0.34 -> 0.46 during the angry part on a fresh kiosk).
+        self._baseline_pending: deque[float] = deque(maxlen=MAX_PENDING_BASELINE_SAMPLES)
 
     # --- consent transitions (from the kiosk screen, staff, or MQTT commands) -------------
 
@@ -151,7 +159,7 @@ class MoodEngine:
             out.append(MoodUpdate(mood, interaction_id, now - self._started_s))
         if mood.state != "unknown" and now - self._last_baseline_s >= self.config.baseline_period_s:
             self._last_baseline_s = now
-            self.baseline.add(negative_intensity(mood.valence))
+            self._baseline_pending.append(negative_intensity(mood.valence))
         return out
 
     def _current_voice(self, now: float, voices: list[VoiceReading]) -> EmotionScores | None:
@@ -190,6 +198,10 @@ class MoodEngine:
                 out.append(AlertUpdate(alert_end, ending_id))
             reason = _END_REASONS.get(change.reason, "ended")  # a staff pause ends it too
             out.append(InteractionEnded(ending_id, reason, summary, change.mode))
+            if reason != "withdrawn":  # a customer who withdrew consent is not learned from
+                for value in self._baseline_pending:
+                    self.baseline.add(value)
+            self._baseline_pending.clear()
             self._recorder.reset()
             self._alerts.reset()
             self._voice = None
