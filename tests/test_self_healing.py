@@ -369,3 +369,52 @@ def test_the_disk_guard_holds_the_outbox_while_space_is_short_and_lets_go_after(
         "Disk nearly full",
         "Disk space back",
     ]
+
+
+_FILL_THE_DISK = """
+import json, sqlite3, sys
+from pathlib import Path
+from edge.publish.outbox import Outbox
+directory = Path(sys.argv[1])
+box = Outbox(directory / "outbox.sqlite3", 1_000_000)
+(directory / "ballast").write_bytes(bytes(3 * 1024 * 1024 - 300_000))
+accepted, errors = 0, []
+for _ in range(3):  # the disk stays full: every attempt fails the same clear way
+    try:
+        while True:
+            box.append([("t", b"%06d" % (accepted + i) + bytes(2000)) for i in range(10)])
+            accepted += 10
+    except sqlite3.Error as error:
+        errors.append(str(error))
+(directory / "ballast").unlink()
+box.append([("t", b"after")])
+stored = [event.payload[:6] for event in box.fetch_after(0, 1_000_000)]
+print(json.dumps({"accepted": accepted, "errors": errors, "depth": box.depth,
+                  "stored": [s.decode() for s in stored]}))
+"""
+
+
+def test_a_write_to_a_full_disk_fails_as_disk_full_and_loses_nothing_committed(
+    tmp_path: Path,
+) -> None:
+    """Without the disk guard's reserve (a disk filled within a second), the write error must
+    name the cause, the events already committed must stay, and writing resumes with space."""
+    if not _unshare_tmpfs_available():
+        pytest.skip("no unprivileged user+mount namespaces here")
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    script = f'mount -t tmpfs -o size=3m none {mount} && exec {sys.executable} -c "$0" {mount}'
+    done = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, _FILL_THE_DISK],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["accepted"] > 0
+    assert result["errors"] == ["database or disk is full"] * 3
+    expected = [f"{i:06d}" for i in range(result["accepted"])] + ["after"]
+    assert result["stored"] == expected and result["depth"] == len(expected)

@@ -8,6 +8,8 @@ touches an `Outbox`.
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -54,6 +56,21 @@ def _insert_all(db: sqlite3.Connection, items: list[tuple[str, bytes]]) -> None:
             chunk = items[start : start + rows]
             db.execute(_INSERT_SQL[rows], [value for item in chunk for value in item])
             start += rows
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error. SQLite has already rolled back
+    by itself after some errors (a COMMIT that hits a full disk): a second ROLLBACK would
+    raise "no transaction is active" and hide the real cause."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def _contiguous_ranges(seqs: list[int]) -> list[tuple[int, int]]:
@@ -140,8 +157,7 @@ class Outbox:
         if not items:
             return 0
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(db):
             _insert_all(db, items)
             last_seq = int(db.execute("SELECT last_insert_rowid()").fetchone()[0])
             overflow = self.depth + len(items) - self.max_events
@@ -156,10 +172,6 @@ class Outbox:
                     "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
                     (dropped,),
                 )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         self.depth += len(items) - dropped
         self.dropped_total += dropped
         self.last_seq = last_seq
@@ -189,13 +201,9 @@ class Outbox:
         # the fsync; the next insert's fsync makes them durable too (the WAL is sequential).
         if self._sync_full:
             db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("BEGIN IMMEDIATE")
         try:
-            deleted = db.executemany("DELETE FROM events WHERE seq BETWEEN ? AND ?", ranges)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            with _transaction(db):
+                deleted = db.executemany("DELETE FROM events WHERE seq BETWEEN ? AND ?", ranges)
         finally:
             if self._sync_full:
                 db.execute("PRAGMA synchronous=FULL")
