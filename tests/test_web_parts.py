@@ -60,7 +60,8 @@ def test_every_language_has_every_text_the_pages_use() -> None:
     shipped = load_catalogues(["en", "nl"], None)
     templates = Templates()
     values = {"lang", "lang_links", "messages_json", "error", "top", "page", "page_title", "bottom"}
-    for page in ("_top", "kiosk", "staff", "pair", "refused"):
+    values |= {"head", "scripts"}
+    for page in ("_head", "_top", "kiosk", "staff", "pair", "refused"):
         needed = templates.placeholders(page) - values
         for lang, messages in shipped.items():
             assert needed <= messages.keys(), (page, lang)
@@ -86,7 +87,7 @@ def test_texts_cannot_break_out_of_the_page() -> None:
     page = Templates().render(
         "pair",
         {"pair.title": "<b>", "pair.help": "", "pair.label": "", "pair.submit": ""},
-        {"lang": "en", "error": ""},
+        {"lang": "en", "error": "", "head": ""},
     )
     assert "<b>" not in page and "&lt;b&gt;" in page
 

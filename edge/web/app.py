@@ -36,6 +36,13 @@ logger = logging.getLogger(__name__)
 SESSION_MAX_AGE_S = 30 * 24 * 3600
 
 
+_LIVE_SCRIPTS = (
+    '<script src="/static/common.js" defer></script>\n'
+    '<script src="/static/{page}.js" defer></script>\n'
+)
+"""What the live pages load (only same-origin files: the CSP allows no inline script)."""
+
+
 def _page(
     ctx: WebContext, request: Request, page: str, status: int = 200, **values: str
 ) -> Response:
@@ -53,9 +60,12 @@ def _page(
         "page": page,
         "messages_json": json_block(messages),
     }
-    if page in ("kiosk", "staff"):  # live pages share top and bottom: banner, scripts, texts
-        title = html.escape(messages[f"{page}.title"])
-        values["top"] = ctx.templates.render("_top", messages, common | {"page_title": title})
+    common["page_title"] = html.escape(messages[f"{page}.title"])
+    live = page in ("kiosk", "staff")
+    scripts = {"scripts": _LIVE_SCRIPTS.format(page=page) if live else ""}
+    common["head"] = ctx.templates.render("_head", messages, common | scripts)
+    if live:  # live pages share top and bottom: banner, scripts, texts
+        values["top"] = ctx.templates.render("_top", messages, common)
         values["bottom"] = ctx.templates.render("_bottom", messages, common)
     body = ctx.templates.render(page, messages, common | values)
     return HTMLResponse(body, status_code=status)
