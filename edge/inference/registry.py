@@ -37,6 +37,18 @@ class ModelSpec:
         return ModelInfo(name=self.name, version=self.version, sha256=self.sha256)
 
 
+def read_manifest(manifest: Path) -> dict[str, Any]:
+    """The `[models]` table of a manifest file: model name -> its entry as written."""
+    try:
+        document = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ModelError(f"{manifest}: cannot read model manifest: {exc}") from exc
+    entries = document.get("models", {})
+    if not isinstance(entries, dict):
+        raise ModelError(f"{manifest}: [models] is not a table")
+    return entries
+
+
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file, read in blocks."""
     digest = hashlib.sha256()
@@ -72,12 +84,7 @@ class ModelRegistry:
         # Resolved once: `moodsense models install` swaps a `current` symlink, and a swap
         # during a start must not mix files of two model sets.
         directory = directory.resolve()
-        manifest = directory / MANIFEST_NAME
-        try:
-            document = tomllib.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ModelError(f"{manifest}: cannot read model manifest: {exc}") from exc
-        entries = document.get("models", {})
+        entries = read_manifest(directory / MANIFEST_NAME)
         self.specs = {name: _spec(name, entry, directory) for name, entry in entries.items()}
         # Hashing is the slow part of a start; each file is checked once per registry.
         self._verified: set[str] = set()

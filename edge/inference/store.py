@@ -19,13 +19,12 @@ import hashlib
 import os
 import shutil
 import tempfile
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.inference.registry import MANIFEST_NAME, ModelError, ModelRegistry
+from edge.inference.registry import MANIFEST_NAME, ModelError, ModelRegistry, read_manifest
 
 DEFAULT_STORE_DIR = Path("/var/lib/moodsense-models")
 SETS = "sets"
@@ -65,11 +64,10 @@ def _files_of_set(source: Path) -> list[str]:
     (model cards and metrics the manifest names, top-level notices)."""
     manifest = source / MANIFEST_NAME
     try:
-        document = tomllib.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise StoreError(f"{manifest}: cannot read model manifest: {exc}") from exc
-    entries = document.get("models", {})
-    if not isinstance(entries, dict) or not entries:
+        entries = read_manifest(manifest)
+    except ModelError as exc:
+        raise StoreError(str(exc)) from exc
+    if not entries:
         raise StoreError(f"{manifest}: lists no models")
     wanted = {MANIFEST_NAME}
     for name, entry in entries.items():
