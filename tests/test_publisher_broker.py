@@ -114,6 +114,8 @@ def test_10000_events_survive_two_broker_restarts_mid_stream(
                 restarted.clear()
                 restarted.wait(30)  # keep producing only once the restart is under way
 
+    # Connected first: otherwise the first "outage" can come before the first connection.
+    wait_until(lambda: service.link is not None and service.link.connected, 30)
     producer = threading.Thread(target=produce)
     producer.start()
     for threshold in (3_000, 6_500):
