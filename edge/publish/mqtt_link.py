@@ -58,6 +58,25 @@ def tls_context(config: MqttConfig, secrets: Secrets) -> ssl.SSLContext:
     return context
 
 
+def new_client(config: MqttConfig, secrets: Secrets, client_id: str) -> mqtt.Client:
+    """A paho 2.x MQTT v5 client set up from `config`: TLS (CA-verified) when enabled, the
+    account, reconnect backoff. The device's publisher, its store view and the sink share it."""
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5,
+    )
+    if config.tls.enabled:
+        client.tls_set_context(tls_context(config, secrets))
+    if config.username is not None:
+        client.username_pw_set(config.username, secrets.mqtt_password)
+    client.reconnect_delay_set(
+        min_delay=max(1, round(config.reconnect_min_s)),
+        max_delay=max(1, round(config.reconnect_max_s)),
+    )
+    return client
+
+
 class MqttLink:
     """One broker connection. `publish` never blocks: paho queues while disconnected."""
 
@@ -79,21 +98,9 @@ class MqttLink:
         self.connected = False
         self.connects_total = 0
         self._stopping = False
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=mqtt.MQTTv5,
-        )
+        client = new_client(config, secrets, client_id)
         will_topic, will_payload = will
         client.will_set(will_topic, will_payload, qos=QOS, retain=True)
-        if config.tls.enabled:
-            client.tls_set_context(tls_context(config, secrets))
-        if config.username is not None:
-            client.username_pw_set(config.username, secrets.mqtt_password)
-        client.reconnect_delay_set(
-            min_delay=max(1, round(config.reconnect_min_s)),
-            max_delay=max(1, round(config.reconnect_max_s)),
-        )
         # Messages above paho's window wait in its queue; the outbox bounds what we hand it.
         client.max_queued_messages_set(max_queued)
         client.on_connect = self._on_connect

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from edge.publish.mqtt_link import tls_context
+from edge.publish.mqtt_link import new_client
 from edge.sink.config import SinkConfig, SinkSecrets
 from edge.sink.store import DeadLetter, EventStore, ValidMessage, WriteResult
 from edge.sink.validate import Accepted, ContractValidator, Rejected
@@ -110,21 +109,8 @@ class SinkService:
         self._client = self._make_client(secrets)
 
     def _make_client(self, secrets: SinkSecrets) -> mqtt.Client:
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=mqtt.MQTTv5,
-        )
+        client = new_client(self.config.mqtt, secrets.mqtt, self.client_id)
         client.manual_ack_set(True)  # PUBACK only after the commit, see _ack()
-        mqtt_config = self.config.mqtt
-        if mqtt_config.tls.enabled:
-            client.tls_set_context(tls_context(mqtt_config, secrets.mqtt))
-        if mqtt_config.username is not None:
-            client.username_pw_set(mqtt_config.username, secrets.mqtt.mqtt_password)
-        client.reconnect_delay_set(
-            min_delay=max(1, round(mqtt_config.reconnect_min_s)),
-            max_delay=max(1, round(mqtt_config.reconnect_max_s)),
-        )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe

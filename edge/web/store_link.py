@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
@@ -23,7 +23,7 @@ from edge.commands.dispatcher import CommandFailed
 from edge.config import EdgeConfig, Secrets
 from edge.events.command_payloads import CommandResultPayload
 from edge.events.topics import COMMAND_LEVEL, RESULT_LEVEL, Topics
-from edge.publish.mqtt_link import QOS, tls_context
+from edge.publish.mqtt_link import QOS, new_client
 from edge.web.command_signer import CommandSigner
 
 logger = logging.getLogger(__name__)
@@ -70,19 +70,7 @@ class StoreLink:
         self._stopping = False
         self.connected = False
         base_id = config.mqtt.client_id or f"moodsense-{config.site_id}-{config.device_id}"
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"{base_id}-store",
-            protocol=mqtt.MQTTv5,
-        )
-        if config.mqtt.tls.enabled:
-            client.tls_set_context(tls_context(config.mqtt, secrets))
-        if config.mqtt.username is not None:
-            client.username_pw_set(config.mqtt.username, secrets.mqtt_password)
-        client.reconnect_delay_set(
-            min_delay=max(1, round(config.mqtt.reconnect_min_s)),
-            max_delay=max(1, round(config.mqtt.reconnect_max_s)),
-        )
+        client = new_client(config.mqtt, secrets, f"{base_id}-store")
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
