@@ -1,8 +1,9 @@
 """Face perception for one frame: detect, track, measure geometry, gate quality, score.
 
-Landmarks (head pose, mouth opening) and expression run only on tracked faces, and
-expression only on faces that pass the quality gate; the rest become `unknown` readings
-with their reason, so staff and analytics see why nothing was scored.
+Landmarks (head pose, mouth opening, the eye line's tilt) and expression run only on tracked
+faces, and expression only on faces that pass the quality gate, cropped level with the eyes;
+the rest become `unknown` readings with their reason, so staff and analytics see why nothing
+was scored.
 """
 
 from edge.face.detector import FaceDetectionStage
@@ -34,7 +35,8 @@ class FacePath:
             box = tracked.box
             geometry = self._landmarker.process(frame, box) if self._landmarker else None
             verdict = self._quality.process(frame, box, geometry)
-            scores = self._expression.process(frame, box) if verdict.passed else None
+            roll_deg = geometry.roll_deg if geometry else 0.0
+            scores = self._expression.process(frame, box, roll_deg) if verdict.passed else None
             readings.append(
                 FaceReading(
                     ts_mono_ns=frame.ts_mono_ns,
