@@ -11,7 +11,9 @@ from edge.config.camera import FaceConfig
 from edge.evaluation.face_eval import FaceEvalCounts, predict_image, whole_image_crop
 from edge.face.detector import FaceDetector
 from edge.face.expression import FaceExpressionModel
+from edge.face.landmarks import FaceLandmarker
 from edge.inference.registry import ModelRegistry
+from edge.types import VideoFrame
 from tests.data_paths import fer_images
 
 
@@ -57,3 +59,23 @@ def test_a_small_face_in_a_small_image_is_cropped_to_its_box(
         predict_image(tmp_path / f"{index}.png", detector, model, counts)
     assert counts.tight_crop == 0
     assert counts.detected >= 5  # BlazeFace finds 7 of these 10 faces
+
+
+def test_a_tilted_face_in_a_frame_is_scored_as_the_device_scores_it(
+    detector: FaceDetector, model: FaceExpressionModel, tmp_path: Path
+) -> None:
+    """A whole frame is cut and levelled by the landmarks' roll, exactly as on the device."""
+    landmarker = FaceLandmarker()
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    canvas[140:340, 220:420] = cv2.resize(cv2.imread(str(fer_images("happy", 1)[0])), (200, 200))
+    turn = cv2.getRotationMatrix2D((320.0, 240.0), -20.0, 1.0)
+    cv2.imwrite(str(tmp_path / "tilted.png"), cv2.warpAffine(canvas, turn, (640, 480)))
+    counts = FaceEvalCounts()
+    scored = predict_image(tmp_path / "tilted.png", detector, model, counts, landmarker)
+    frame = VideoFrame(cv2.imread(str(tmp_path / "tilted.png")), ts_mono_ns=0, index=0)
+    box = detector.process(frame)[0]
+    geometry = landmarker.process(frame, box)
+    assert geometry is not None and geometry.roll_deg > 12
+    assert counts.detected == 1
+    assert scored == model.process(frame, box, geometry.roll_deg).probabilities
+    assert scored != model.process(frame, box).probabilities

@@ -4,7 +4,8 @@ Images may be whole frames or tight face crops of any size. The detector runs fi
 crops get a border so BlazeFace sees context). A small image is scored whole when the detector
 finds no face in it, or when the face it finds spans most of the image (the image is already a
 tight face crop, see `TIGHT_CROP_MIN_COVERAGE`); otherwise the detector's box is cropped as on
-the device. Each case is counted, as are big images without a face.
+the device, levelled with the eyes by the Face Mesh landmarks' roll. Each case is counted, as
+are big images without a face.
 """
 
 from collections import Counter
@@ -19,6 +20,7 @@ from edge.config.camera import FaceConfig
 from edge.evaluation.manifest import LabelledItem
 from edge.face.detector import FaceDetector
 from edge.face.expression import FaceExpressionModel
+from edge.face.landmarks import FaceLandmarker
 from edge.inference.registry import ModelRegistry, ModelSpec
 from edge.inference.runtime import TfliteModel
 from edge.types import FaceBox, ImageArray, VideoFrame
@@ -73,8 +75,12 @@ def predict_image(
     detector: FaceDetector,
     model: FaceExpressionModel,
     counts: FaceEvalCounts,
+    landmarker: FaceLandmarker | None = None,
 ) -> dict[str, float] | None:
-    """Probabilities for the (largest) face in the image at `path`, or None if skipped."""
+    """Probabilities for the (largest) face in the image at `path`, or None if skipped.
+
+    With a `landmarker`, a face cut out of a frame is levelled by its roll as on the device.
+    """
     raw = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if raw is None:
         counts.skipped["unreadable"] += 1
@@ -86,7 +92,9 @@ def predict_image(
     largest = max(boxes, key=lambda b: b.width * b.height) if boxes else None
     if largest is not None and not (small and _is_tight_crop(image, largest)):
         counts.detected += 1
-        return model.process(frame, largest).probabilities
+        geometry = landmarker.process(frame, largest) if landmarker else None
+        roll_deg = geometry.roll_deg if geometry else 0.0
+        return model.process(frame, largest, roll_deg).probabilities
     if not small:
         counts.skipped["no_face"] += 1
         return None
@@ -113,12 +121,13 @@ def predictions(
     detector: FaceDetector,
     model: FaceExpressionModel,
     allowed: tuple[str, ...],
+    landmarker: FaceLandmarker | None = None,
 ) -> tuple[list[str], list[str], FaceEvalCounts]:
     """(truth, predicted, counts): argmax restricted to `allowed` labels."""
     counts = FaceEvalCounts()
     truth, predicted = [], []
     for item in items:
-        probabilities = predict_image(item.path, detector, model, counts)
+        probabilities = predict_image(item.path, detector, model, counts, landmarker)
         if probabilities is None:
             continue
         truth.append(item.label)
@@ -133,11 +142,12 @@ def run_face_eval(
     items: list[LabelledItem],
     allowed: tuple[str, ...],
 ) -> tuple[list[str], list[str], dict[str, Any]]:
-    """Evaluate with the verified detector; extra counts for the JSON report."""
+    """Evaluate with the verified detector and landmarks; extra counts for the JSON report."""
     detector = FaceDetector(FaceConfig(), registry.verify("face_detection").path)
+    landmarker = FaceLandmarker(registry.verify("face_landmark").path)
     try:
         truth, predicted, counts = predictions(
-            items, detector, FaceExpressionModel(spec, model), allowed
+            items, detector, FaceExpressionModel(spec, model), allowed, landmarker
         )
     finally:
         detector.close()
