@@ -1,10 +1,12 @@
 """Per-frame cost of the face path with expression: detection + quality + expression, 640x480.
 
 Usage: python bench/face.py [--frames N] [--source crema|fer] [--backend mediapipe|tflite]
-                            [--model face_expression|fer_minixception] [--json]
+                            [--model face_expression|fer_minixception] [--landmarks] [--json]
 
 The frames, the detector, the quality gate and the timing loop are those of
 `bench/face_detect.py`; this adds the expression model on the detector's crop, one thread.
+`--landmarks` adds Face Mesh as the device runs it (head pose for the gate, the eye line's roll
+to level the crop).
 Without `--model`, our model and the `fer` package's mini-XCEPTION (`bench/baselines/fer`)
 each run in a child process of their own, so each peak RSS (ru_maxrss) is that model's alone,
 and `--json` prints one line holding both.
@@ -30,12 +32,14 @@ MODELS = {
 }
 
 
-def bench_model(name: str, frames: int, source: str, backend: str) -> dict[str, object]:
-    """Time detection + quality + expression with model `name` in this process."""
-    images = face_detect.crema_frames() if source == "crema" else face_detect.fer_frames()
+def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
+    """Time detection + quality (+ landmarks) + expression with model `name` in this process."""
+    images = face_detect.crema_frames() if args.source == "crema" else face_detect.fer_frames()
     spec, model = ModelRegistry(MODELS[name]).open(name, num_threads=1)
     expression = FaceExpressionModel(spec, model)
-    result = face_detect.run(images, frames, backend, landmarks=False, expression=expression)
+    result = face_detect.run(
+        images, args.frames, args.backend, landmarks=args.landmarks, expression=expression
+    )
     return result | {"model": name, "model_sha256": spec.sha256, "input_shape": spec.input_shape}
 
 
@@ -43,6 +47,7 @@ def bench_in_child(name: str, args: argparse.Namespace) -> dict[str, object]:
     """Run `bench_model` in a fresh interpreter so its peak RSS is not shared with the other."""
     command = [sys.executable, __file__, "--model", name, "--json"]
     command += ["--frames", str(args.frames), "--source", args.source, "--backend", args.backend]
+    command += ["--landmarks"] * args.landmarks
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -68,13 +73,15 @@ def main() -> None:
         "--backend", choices=("mediapipe", "tflite"), default=FaceConfig().detector_backend
     )
     parser.add_argument("--model", choices=sorted(MODELS), help="only this model, in-process")
+    parser.add_argument("--landmarks", action="store_true", help="also run Face Mesh")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.model:
-        results = [bench_model(args.model, args.frames, args.source, args.backend)]
+        results = [bench_model(args.model, args)]
     else:
         results = [bench_in_child(name, args) for name in MODELS]
     context = {"source": args.source, "backend": args.backend, "machine": platform.machine()}
+    context["landmarks"] = args.landmarks
     if args.json:
         by_model = {str(result["model"]): result for result in results}
         print(json.dumps(by_model[args.model] | context if args.model else by_model | context))

@@ -101,7 +101,7 @@ def run(
         passed = bool(boxes) and gate.process(frame, boxes[0], geometry).passed
         t3 = time.perf_counter()
         if expression is not None and passed:
-            expression.process(frame, boxes[0])
+            expression.process(frame, boxes[0], geometry.roll_deg if geometry else 0.0)
         t4 = time.perf_counter()
         if i >= WARMUP:
             found += bool(boxes)
