@@ -11,7 +11,7 @@ on the validation split of `train/` (2,556 faces at 200 px in 640x480 frames): o
 with the bare box, 0.621 with this framing, 0.643 on the original crops; the fer package's model
 0.631, 0.683 and 0.745 (it has seen those images in training).
 
-FER2013 faces are upright, kiosk customers tilt their heads. With the eye line's tilt from the
+FER2013 faces are upright; kiosk customers tilt their heads. With the eye line's tilt from the
 Face Mesh landmarks, the crop is turned with the head so the eyes come out level. On the same
 validation faces pasted tilted by +-20 degrees, our model scored 0.599 on the upright crop and
 0.623 on the levelled one (0.624 for untilted faces); on untilted faces levelling costs nothing
