@@ -7,15 +7,15 @@ input and scaled to the manifest's `input_range` ([0, 1] unless it says otherwis
 BlazeFace's box is tighter and lower than a FER2013 crop: on 1,200 FER2013 *train* faces pasted
 into 640x480 frames at 160 and 240 px, the box side is 0.81-0.84 of the crop side and its centre
 sits at 59 % of the crop's height (medians; no labels used). Cropping the bare box cost accuracy
-on the validation split of `train/` (2,556 faces at 200 px in 640x480 frames): our model 0.608
-with the bare box, 0.621 with this framing, 0.643 on the original crops; the fer package's model
-0.631, 0.683 and 0.745 (it has seen those images in training).
+on the validation split of `train/` (2,556 faces at 200 px in 640x480 frames): our model (v2)
+0.619 with the bare box, 0.651 with this framing, 0.668 on the original crops; the fer
+package's model 0.631, 0.683 and 0.745 (it has seen those images in training).
 
 FER2013 faces are upright; kiosk customers tilt their heads. With the eye line's tilt from the
 Face Mesh landmarks, the crop is turned with the head so the eyes come out level. On the same
-validation faces pasted tilted by +-20 degrees, our model scored 0.599 on the upright crop and
-0.623 on the levelled one (0.624 for untilted faces); on untilted faces levelling costs nothing
-(0.624 upright, 0.626 levelled). `bench/face_framing.py --roll 20` measures it.
+validation faces pasted tilted by +-20 degrees, our model scored 0.625 on the upright crop and
+0.666 on the levelled one; on untilted faces levelling costs nothing (0.651 upright, 0.657
+levelled). `bench/face_framing.py [--roll 20]` measures it.
 """
 
 import math
