@@ -12,7 +12,7 @@ dev=0
 packages=(libportaudio2)            # sounddevice's native library
 # The tests start their own broker and database instances on free loopback ports.
 # Chromium (Debian's) is what the browser tests drive; Playwright never downloads one.
-(( dev )) && packages+=(mosquitto postgresql chromium strace)
+(( dev )) && packages+=(mosquitto postgresql chromium strace shellcheck)
 python3 -c "import ensurepip" 2>/dev/null || packages+=(python3-venv)
 
 missing=()
@@ -37,7 +37,7 @@ stamp=".venv/.setup-stamp"
 wanted="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)${extras}"
 have="$(cat "$stamp" 2>/dev/null || true)"
 # A dev install also satisfies a runtime request for the same pins.
-if [[ "$have" != "$wanted" && "$have" != "$wanted[dev]" ]]; then
+if [[ "$have" != "$wanted" && "$have" != "${wanted}[dev]" ]]; then
     echo "setup: installing moodsense-edge${extras} into .venv"
     .venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".${extras}"
     .venv/bin/pip check
