@@ -139,7 +139,7 @@ def head_pose(points: npt.NDArray[np.float32]) -> tuple[float, float]:
 
 
 def eye_line_roll(points: npt.NDArray[np.float32]) -> float:
-    """Angle of the outer-eye-corner line in degrees, in (-90, 90], whichever eye is on the left.
+    """Angle of the outer-eye-corner line in degrees, in [-90, 90], whichever eye is on the left.
 
     Taking the line left to right makes the angle the same on a mirrored (selfie) camera.
     """
