@@ -230,6 +230,29 @@ def _unshare_tmpfs_available() -> bool:
     return probe.returncode == 0
 
 
+def _python_on_small_tmpfs(
+    mount: Path, size: str, python_args: str, *script_args: str, timeout: int
+) -> dict[str, Any]:
+    """Run `python {python_args}` as root of a new user+mount namespace in which a tmpfs of
+    `size` is mounted at `mount`; return the last line it prints, parsed as JSON.
+
+    `script_args` follow the shell script (the first is its `$0`).
+    """
+    mount.mkdir()
+    script = f"mount -t tmpfs -o size={size} none {mount} && exec {sys.executable} {python_args}"
+    done = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, *script_args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def test_disk_nearly_full_the_outbox_drops_the_oldest_counts_and_the_service_runs_on(
     tmp_path: Path,
 ) -> None:
@@ -244,21 +267,9 @@ def test_disk_nearly_full_the_outbox_drops_the_oldest_counts_and_the_service_run
             "test_publisher_broker.py::test_a_full_outbox_drops_the_oldest_*"
         )
     mount = tmp_path / "small"
-    mount.mkdir()
-    script = (
-        f"mount -t tmpfs -o size=24m none {mount} && "
-        f"exec {sys.executable} -m tests.helpers.small_disk {mount} 12 20000"
+    result = _python_on_small_tmpfs(
+        mount, "24m", f"-m tests.helpers.small_disk {mount} 12 20000", timeout=300
     )
-    done = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["guard_low"], "the disk never got nearly full: the test proves nothing"
     assert result["errors"] == 0, "a write failed for lack of space"
     sent, kept = result["sent"], result["kept"]
@@ -402,18 +413,7 @@ def test_a_write_to_a_full_disk_fails_as_disk_full_and_loses_nothing_committed(
     if not _unshare_tmpfs_available():
         pytest.skip("no unprivileged user+mount namespaces here")
     mount = tmp_path / "tiny"
-    mount.mkdir()
-    script = f'mount -t tmpfs -o size=3m none {mount} && exec {sys.executable} -c "$0" {mount}'
-    done = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, _FILL_THE_DISK],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = _python_on_small_tmpfs(mount, "3m", f'-c "$0" {mount}', _FILL_THE_DISK, timeout=120)
     assert result["accepted"] > 0
     assert result["errors"] == ["database or disk is full"] * 3
     expected = [f"{i:06d}" for i in range(result["accepted"])] + ["after"]
