@@ -73,15 +73,17 @@ class FaceLandmarker:
         if first is None:
             return None
         points, presence = first
-        if abs(eye_line_roll(points)) >= REFINE_ROLL_DEG:
-            second = self._points(frame, box, roll_deg=eye_line_roll(points))
+        roll_deg = eye_line_roll(points)
+        if abs(roll_deg) >= REFINE_ROLL_DEG:
+            second = self._points(frame, box, roll_deg=roll_deg)
             if second is not None:
                 points, presence = second
+                roll_deg = eye_line_roll(points)
         yaw_deg, pitch_deg = head_pose(points)
         return FaceGeometry(
             yaw_deg=yaw_deg,
             pitch_deg=pitch_deg,
-            roll_deg=eye_line_roll(points),
+            roll_deg=roll_deg,
             mouth_open=mouth_opening(points),
             presence=presence,
         )
