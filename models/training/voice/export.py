@@ -20,9 +20,9 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _saved_model(weights: Path, directory: Path) -> None:
+def _saved_model(weights: Path, directory: Path, width: float) -> None:
     """SavedModel with one signature: log_mel (1, 250, 64, 1) -> emotion, arousal_valence."""
-    classifier = build_classifier()
+    classifier = build_classifier(width=width)
     classifier.load_weights(weights)
     export_model = build_export_model(classifier)
     # Keras' own exporter tracks every variable, so the converter can freeze them all.
@@ -34,10 +34,10 @@ def _saved_model(weights: Path, directory: Path) -> None:
     )
 
 
-def export_tflite(weights: Path, out_path: Path) -> Path:
-    """Convert ``weights`` (best checkpoint) to fp16 TFLite at ``out_path``."""
+def export_tflite(weights: Path, out_path: Path, width: float = 1.0) -> Path:
+    """Convert ``weights`` (best checkpoint of a ``width`` CNN) to fp16 TFLite at ``out_path``."""
     with tempfile.TemporaryDirectory() as tmp:
-        _saved_model(weights, Path(tmp))
+        _saved_model(weights, Path(tmp), width)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         # fp16 weights: halves the size, no calibration data needed, accuracy unchanged.
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     from models.training.voice.evaluate import evaluate_tflite
     from models.training.voice.export import export_tflite, sha256
 
-    tflite = export_tflite(run_dir / "best.weights.h5", TFLITE_PATH)
+    tflite = export_tflite(run_dir / "best.weights.h5", TFLITE_PATH, cfg.width)
     result = evaluate_tflite(tflite, clips)
     metrics = {
         "model": tflite.name,

@@ -41,6 +41,7 @@ class TrainConfig:
     norm: str = "scalar"
     mel_warp: float = 0.0
     mixup: float = 0.0
+    width: float = 1.0
 
     @property
     def feature_dir(self) -> Path:
@@ -53,6 +54,7 @@ class TrainConfig:
         tag = "" if self.norm == "scalar" else f"_{self.norm}"
         tag += f"_warp{self.mel_warp:g}" if self.mel_warp > 0 else ""
         tag += f"_mixup{self.mixup:g}" if self.mixup > 0 else ""
+        tag += f"_w{self.width:g}" if self.width != 1.0 else ""
         return self.cache_dir / f"run_{self.arch}{tag}_e{self.epochs}_seed{self.seed}"
 
 
@@ -258,7 +260,7 @@ def _build_or_resume(cfg: TrainConfig, steps_per_epoch: int):
         return keras.models.load_model(cfg.run_dir / "last.keras"), state["last_epoch"] + 1
     from models.training.voice.model import build_classifier
 
-    model = build_classifier()
+    model = build_classifier(width=cfg.width)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=cfg.peak_lr / 20,
         decay_steps=(cfg.epochs - cfg.warmup_epochs) * steps_per_epoch,
@@ -317,6 +319,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument(
         "--mixup", type=float, default=TrainConfig.mixup, help="Beta(alpha, alpha); 0 = off"
     )
+    parser.add_argument(
+        "--width", type=float, default=TrainConfig.width, help="channel multiplier of the CNN"
+    )
     args = parser.parse_args(argv)
     # The window normalisation is a module setting so the device function keeps one signature.
     features.NORM_MODE = args.norm
@@ -328,6 +333,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         norm=args.norm,
         mel_warp=args.mel_warp,
         mixup=args.mixup,
+        width=args.width,
     )
 
 
