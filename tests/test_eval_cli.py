@@ -5,11 +5,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.data_paths import DATA, fer_images
 
 REPO = Path(__file__).resolve().parents[1]
 FER_BASELINE = REPO / "bench" / "baselines" / "fer"
-KEYS = {"accuracy", "uar", "macro_f1", "per_class_recall", "confusion", "n_scored", "n_skipped"}
+KEYS = {
+    "accuracy",
+    "uar",
+    "macro_f1",
+    "per_class_recall",
+    "predicted_share",
+    "confusion",
+    "n_scored",
+    "n_skipped",
+}
 
 
 def _eval(kind: str, manifest: Path, *extra: str) -> dict[str, object]:
@@ -86,3 +97,6 @@ def test_voice_eval_maps_calm_and_skips_what_the_model_cannot_say(tmp_path: Path
     expected = sum(1 for c in clips if names[c.name.split("-")[2]] in four)
     assert scores["n_scored"] == expected and scores["n_skipped"] == len(clips) - expected
     assert scores["uar"] > 0.4  # chance is 0.25
+    shares = scores["predicted_share"]
+    assert isinstance(shares, dict) and set(shares) == four - {"calm"}
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)

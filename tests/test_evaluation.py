@@ -17,6 +17,7 @@ def test_uar_is_the_mean_of_per_class_recall_not_accuracy() -> None:
     assert scores.uar == pytest.approx(0.5)
     assert scores.per_class_recall == {"happy": 1.0, "sad": 0.0}
     assert scores.confusion == [[8, 0], [2, 0]]
+    assert scores.predicted_share == {"happy": 1.0, "sad": 0.0}
 
 
 def test_manifest_maps_spellings_folds_calm_and_counts_what_it_skips(tmp_path: Path) -> None:

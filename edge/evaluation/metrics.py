@@ -20,6 +20,13 @@ class Scores:
     """Rows: true label, columns: predicted label, both in `labels` order."""
     n_scored: int
 
+    @property
+    def predicted_share(self) -> dict[str, float]:
+        """Share of all predictions that went to each label: shows a class that swallows them."""
+        column_sums = np.asarray(self.confusion, dtype=float).reshape(-1, len(self.labels)).sum(0)
+        total = max(column_sums.sum(), 1.0)
+        return {label: float(n / total) for label, n in zip(self.labels, column_sums, strict=True)}
+
     def as_json(self) -> dict[str, Any]:
         """The JSON object of the evaluation command (without skip counts)."""
         return {
@@ -27,6 +34,7 @@ class Scores:
             "uar": round(self.uar, 4),
             "macro_f1": round(self.macro_f1, 4),
             "per_class_recall": {k: round(v, 4) for k, v in self.per_class_recall.items()},
+            "predicted_share": {k: round(v, 4) for k, v in self.predicted_share.items()},
             "confusion": {"labels": list(self.labels), "matrix": self.confusion},
             "n_scored": self.n_scored,
         }
