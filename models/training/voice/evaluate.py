@@ -14,10 +14,11 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from models.training.voice import testset
-from models.training.voice.data import Clip
+from models.training.voice.data import Clip, load_audio
 from models.training.voice.features import extract_windows
 from models.training.voice.metrics import reports_by_corpus
 from models.training.voice.scoring import average_by_owner
+from models.training.voice.train import validation_score
 
 LOG = logging.getLogger(__name__)
 
@@ -83,3 +84,18 @@ def evaluate_tflite(path: Path, clips: list[Clip]) -> dict[str, object]:
         LOG.info("tflite %s done", condition)
     out["ms_per_window_x86_1thread"] = round(1000 * scorer.seconds / max(scorer.windows, 1), 3)
     return out
+
+
+def validation_scores(path: Path, clips: list[Clip]) -> dict[str, float]:
+    """Per-corpus UAR (model labels) of the .tflite on the clean validation speakers.
+
+    The criterion that chose the members' checkpoints, computed on what ships.
+    """
+    scorer = TFLiteScorer(path)
+    val = [c for c in clips if c.split == "val"]
+    probs = np.stack(
+        [scorer(w).mean(axis=0) for w in (extract_windows(load_audio(c.path)) for c in val)]
+    )
+    labels = np.array([c.label_index for c in val])
+    corpora = np.array([c.corpus for c in val])
+    return {k: round(v, 4) for k, v in validation_score(probs, labels, corpora).items()}

@@ -1,18 +1,33 @@
-"""Export the selected checkpoint to an fp16 TFLite model with two named outputs."""
+"""Export trained classifiers (one, or several averaged) to a TFLite model with two outputs."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import tensorflow as tf
+from keras import layers
 
 from models.training.voice.features import N_MELS, WINDOW_FRAMES
 from models.training.voice.model import build_classifier, build_export_model
 
 LOG = logging.getLogger(__name__)
+# fp16: weights as float16. int8: weights as int8 with per-channel scales, activations stay
+# float (dynamic-range quantisation; no calibration data, XNNPACK runs it on the Pi).
+QUANTISATIONS = ("fp16", "int8")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One trained classifier: its best checkpoint and the width it was built with."""
+
+    weights: Path
+    width: float = 1.0
 
 
 def sha256(path: Path) -> str:
@@ -20,11 +35,25 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _saved_model(weights: Path, directory: Path, width: float) -> None:
+def load_classifier(member: Member, name: str = "voice_emotion") -> keras.Model:
+    """The trained classifier of one member."""
+    classifier = build_classifier(width=member.width, name=name)
+    classifier.load_weights(member.weights)
+    return classifier
+
+
+def averaged_classifier(members: Sequence[Member]) -> keras.Model:
+    """One window -> the mean of the members' class probabilities (a single member as is)."""
+    if len(members) == 1:
+        return load_classifier(members[0])
+    inputs = keras.Input((WINDOW_FRAMES, N_MELS, 1), name="log_mel")
+    probs = [load_classifier(m, f"member_{k}")(inputs) for k, m in enumerate(members)]
+    return keras.Model(inputs, layers.Average()(probs), name="voice_emotion_ensemble")
+
+
+def _saved_model(members: Sequence[Member], directory: Path) -> None:
     """SavedModel with one signature: log_mel (1, 250, 64, 1) -> emotion, arousal_valence."""
-    classifier = build_classifier(width=width)
-    classifier.load_weights(weights)
-    export_model = build_export_model(classifier)
+    export_model = build_export_model(averaged_classifier(members))
     # Keras' own exporter tracks every variable, so the converter can freeze them all.
     export_model.export(
         str(directory),
@@ -34,14 +63,16 @@ def _saved_model(weights: Path, directory: Path, width: float) -> None:
     )
 
 
-def export_tflite(weights: Path, out_path: Path, width: float = 1.0) -> Path:
-    """Convert ``weights`` (best checkpoint of a ``width`` CNN) to fp16 TFLite at ``out_path``."""
+def export_tflite(members: Sequence[Member], out_path: Path, quantisation: str = "fp16") -> Path:
+    """Convert the members' averaged classifier to TFLite at ``out_path``."""
+    if quantisation not in QUANTISATIONS:
+        raise ValueError(f"quantisation must be one of {QUANTISATIONS}, not {quantisation!r}")
     with tempfile.TemporaryDirectory() as tmp:
-        _saved_model(weights, Path(tmp), width)
+        _saved_model(members, Path(tmp))
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        # fp16 weights: halves the size, no calibration data needed, accuracy unchanged.
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
+        if quantisation == "fp16":
+            converter.target_spec.supported_types = [tf.float16]
         blob = converter.convert()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_bytes(blob)

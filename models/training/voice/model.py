@@ -27,7 +27,9 @@ def _conv_block(x: keras.KerasTensor, channels: int, kernel: int, pool: bool) ->
     return x
 
 
-def build_classifier(dropout: float = 0.3, width: float = 1.0) -> keras.Model:
+def build_classifier(
+    dropout: float = 0.3, width: float = 1.0, name: str = "voice_emotion"
+) -> keras.Model:
     """Log-mel window (250, 64, 1) -> softmax over ``LABELS``.
 
     A 1-D CNN over time with the 64 mel bands as input channels: dense convolutions run ~15x
@@ -42,7 +44,7 @@ def build_classifier(dropout: float = 0.3, width: float = 1.0) -> keras.Model:
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(len(LABELS), activation="softmax", name="emotion")(x)
-    return keras.Model(inputs, outputs, name="voice_emotion")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build_export_model(classifier: keras.Model) -> keras.Model:
