@@ -1,8 +1,16 @@
-"""Export a checkpoint to TFLite, pick the variant on validation, evaluate it on the test set.
+"""Export checkpoints to TFLite, pick the variant on validation, evaluate it on the test set.
 
 Run from the repository root to export the best checkpoint of a (possibly still running) run::
 
     python -m models.training.face.export --run-name w1-e60-s1234 --out models/
+
+Name ``--run-name`` more than once to export an ensemble: one graph that averages the runs'
+probabilities (the runs must share the validation split, i.e. ``val_fraction`` and ``seed``).
+``--released FILE`` adds an earlier released ``.tflite`` (width 1.0, split seed 1234) as a
+member, rebuilt from the file by ``from_tflite``::
+
+    git show 853c22f:models/face_expression.tflite > v2.tflite
+    python -m models.training.face.export --released v2.tflite --run-name w1.25-e64-s1234
 
 The metrics are computed from the exported ``.tflite`` file with the LiteRT interpreter, so they
 describe exactly what ships to the kiosks.
@@ -16,7 +24,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +38,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 from sklearn import metrics
 
-from models.training.face import data
+from models.training.face import data, from_tflite
 from models.training.face.model import build_model
 
 logger = logging.getLogger(__name__)
@@ -50,7 +58,11 @@ INPUT_SPEC = {
 
 @dataclass(frozen=True)
 class Variant:
-    """One export option: weight/activation quantisation and optional flip test-time averaging."""
+    """One export option: quantisation and optional flip test-time averaging.
+
+    ``int8``: weights and activations (needs calibration images); ``fp16``: float16 weights;
+    ``int8w``: int8 weights with float activations (dynamic range), half the size of fp16.
+    """
 
     quant: str
     flip_tta: bool
@@ -61,11 +73,15 @@ class Variant:
         return self.quant + ("+flip" if self.flip_tta else "")
 
 
+# In order of preference: smaller and faster first; int8w comes after fp16 because its hybrid
+# kernels are slower than XNNPACK's float path, so it wins only by accuracy or by fitting.
 VARIANTS = (
     Variant("int8", flip_tta=False),
     Variant("int8", flip_tta=True),
     Variant("fp16", flip_tta=False),
     Variant("fp16", flip_tta=True),
+    Variant("int8w", flip_tta=False),
+    Variant("int8w", flip_tta=True),
 )
 
 
@@ -75,6 +91,15 @@ def with_flip_tta(model: keras.Model) -> keras.Model:
     mirrored = keras.ops.flip(inputs, axis=2)
     outputs = keras.layers.Average(name="probs_tta")([model(inputs), model(mirrored)])
     return keras.Model(inputs, outputs, name=model.name + "_tta")
+
+
+def averaged(models: Sequence[keras.Model]) -> keras.Model:
+    """One graph whose output is the mean of the members' probabilities (one member as is)."""
+    if len(models) == 1:
+        return models[0]
+    inputs = keras.Input(shape=(48, 48, 1), name="image")
+    outputs = keras.layers.Average(name="probs_ensemble")([m(inputs) for m in models])
+    return keras.Model(inputs, outputs, name="moodsense_face_ensemble")
 
 
 def to_float(images: np.ndarray) -> np.ndarray:
@@ -96,8 +121,9 @@ def convert(model: keras.Model, quant: str, representative: np.ndarray) -> bytes
 
             converter.representative_dataset = samples
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        else:
+        elif quant == "fp16":
             converter.target_spec.supported_types = [tf.float16]
+        # int8w: Optimize.DEFAULT without calibration data is dynamic-range quantisation.
         return converter.convert()
 
 
@@ -140,13 +166,20 @@ def choose_variant(
     """Export every variant and pick one by validation accuracy (never the test set).
 
     A variant the interpreter cannot load with its default (XNNPACK) delegate would also fail
-    on the kiosk, so it is recorded as ``None`` and skipped rather than worked around.
+    on the kiosk, so it is recorded as ``None`` and skipped rather than worked around; so is a
+    variant over the size budget.
     """
     scores: dict[str, float | None] = {}
     exported: dict[Variant, bytes] = {}
     for variant in VARIANTS:
         wrapped = with_flip_tta(model) if variant.flip_tta else model
         exported[variant] = convert(wrapped, variant.quant, representative)
+        if len(exported[variant]) > MAX_BYTES:
+            logger.info(
+                "%s: %d bytes, over %d; skipped", variant.name, len(exported[variant]), MAX_BYTES
+            )
+            scores[variant.name] = None
+            continue
         try:
             probs = predict_tflite(exported[variant], val.images)
         except RuntimeError:
@@ -169,11 +202,8 @@ def choose_variant(
     return chosen, exported[chosen], scores
 
 
-def export_checkpoint(
-    folder: Path, out: Path, splits: tuple[data.Split, data.Split, data.Split]
-) -> dict[str, Any]:
-    """Export the best weights of a run to ``out`` and write the metrics JSON next to it."""
-    train, val, test = splits
+def load_run(folder: Path) -> tuple[keras.Model, dict[str, Any]]:
+    """The best weights of one training run and its saved state."""
     state = json.loads((folder / "state.json").read_text())
     config = state["config"]
     model = build_model(
@@ -184,21 +214,66 @@ def export_checkpoint(
         fine_stem=config.get("fine_stem", 0),
     )
     model.load_weights(str(folder / "best.weights.h5"))
-    rng = np.random.default_rng(config["seed"])
+    model.name = _member_name(folder.name)
+    return model, state
+
+
+def load_released(path: Path) -> tuple[keras.Model, dict[str, Any]]:
+    """A released ``.tflite`` as a member, and what its own metrics file says about it.
+
+    Every released face model so far is width 1.0 trained on the split of seed 1234.
+    """
+    model = from_tflite.load(path)
+    model.name = _member_name(path.stem)
+    metrics_path = path.with_name(path.stem + ".metrics.json")
+    metrics_json = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    return model, {
+        "released_file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "val_accuracy": metrics_json.get("val_accuracy"),
+        "training_command": metrics_json.get("training_command"),
+        "schedule_changes": metrics_json.get("schedule_changes", []),
+        "config": metrics_json.get("config", {"val_fraction": 0.1, "seed": 1234}),
+    }
+
+
+def _member_name(name: str) -> str:
+    """A layer name Keras accepts, unique per member."""
+    return "member_" + "".join(c if c.isalnum() else "_" for c in name)
+
+
+def export_runs(
+    folders: Sequence[Path],
+    out: Path,
+    splits: tuple[data.Split, data.Split, data.Split],
+    released: Sequence[Path] = (),
+) -> dict[str, Any]:
+    """Export the best weights of one run, or the average of several, to ``out`` with metrics.
+
+    ``released`` adds earlier released ``.tflite`` files as members.
+    """
+    train, val, test = splits
+    loaded = [load_released(path) for path in released]
+    runs = [load_run(folder) for folder in folders]
+    split_keys = {(s["config"]["val_fraction"], s["config"]["seed"]) for _, s in loaded + runs}
+    if len(split_keys) > 1:
+        # Another split would put one member's training images in the other's validation.
+        raise ValueError(f"members use different validation splits: {sorted(split_keys)}")
+    model = averaged([m for m, _ in loaded + runs])
+    rng = np.random.default_rng(runs[0][1]["config"]["seed"])
     representative = train.images[rng.choice(len(train.labels), REPRESENTATIVE_SAMPLES, False)]
     variant, model_bytes, val_scores = choose_variant(model, representative, val)
-    if len(model_bytes) > MAX_BYTES:
-        raise ValueError(f"{variant.name} model is {len(model_bytes)} bytes, over {MAX_BYTES}")
     out.mkdir(parents=True, exist_ok=True)
     tflite_path = out / f"{MODEL_NAME}.tflite"
     tflite_path.write_bytes(model_bytes)
     # Evaluate the file as written, not the in-memory bytes or the Keras model.
     file_bytes = tflite_path.read_bytes()
-    result = build_report(state, model, variant, val_scores, file_bytes)
+    result = build_report([run_report(state) for _, state in runs], model, variant, val_scores)
+    if loaded:
+        result["released_members"] = [report for _, report in loaded]
+    result |= {"sha256": hashlib.sha256(file_bytes).hexdigest(), "size_bytes": len(file_bytes)}
     # Test metrics sit at the top level; everything else describes how the file was made.
     result |= classification_metrics(test.labels, predict_tflite(file_bytes, test.images))
     result["n_test"] = len(test.labels)
-    result["val_accuracy_exported"] = val_scores[variant.name]
     (out / f"{MODEL_NAME}.metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     logger.info(
         "wrote %s: test accuracy %.4f, UAR %.4f", tflite_path, result["accuracy"], result["uar"]
@@ -206,54 +281,80 @@ def export_checkpoint(
     return result
 
 
-def build_report(
-    state: dict[str, Any],
-    model: keras.Model,
-    variant: Variant,
-    val_scores: dict[str, float],
-    model_bytes: bytes,
-) -> dict[str, Any]:
-    """Training and export facts that go into the metrics JSON besides the test metrics."""
+def run_report(state: dict[str, Any]) -> dict[str, Any]:
+    """How one training run went: its selection, schedule, speed and exact command."""
     history = state["history"]
     seconds = [entry["seconds"] for entry in history[1:]] or [e["seconds"] for e in history]
     return {
-        "model": MODEL_NAME,
-        "labels": list(data.LABELS),
-        "input": INPUT_SPEC,
-        "output": {"shape": [1, len(data.LABELS)], "dtype": "float32", "meaning": "softmax"},
-        "export_variant": variant.name,
-        "export_val_accuracy_by_variant": val_scores,
         # Validation accuracy of the best epoch (Keras model), the checkpoint-selection criterion.
         "val_accuracy": state["best_val_accuracy"],
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
         "epochs_planned": state["config"]["epochs"],
         "schedule_changes": state.get("schedule_changes", []),
-        "params": int(model.count_params()),
         "seconds_per_epoch": round(float(np.median(seconds)), 1),
         "training_command": state["command"],
         "seed": state["config"]["seed"],
         "config": state["config"],
-        "sha256": hashlib.sha256(model_bytes).hexdigest(),
-        "size_bytes": len(model_bytes),
+    }
+
+
+def build_report(
+    runs: Sequence[dict[str, Any]],
+    model: keras.Model,
+    variant: Variant,
+    val_scores: dict[str, float | None],
+) -> dict[str, Any]:
+    """Training and export facts that go into the metrics JSON besides the test metrics.
+
+    A single run's facts sit at the top level (as before ensembles); an ensemble lists them
+    per member and says how they are combined.
+    """
+    report: dict[str, Any] = {
+        "model": MODEL_NAME,
+        "labels": list(data.LABELS),
+        "input": INPUT_SPEC,
+        "output": {"shape": [1, len(data.LABELS)], "dtype": "float32", "meaning": "softmax"},
+        "export_variant": variant.name,
+        "export_val_accuracy_by_variant": val_scores,
+        "val_accuracy_exported": val_scores[variant.name],
+        "params": int(model.count_params()),
         "test_set": "FER2013 test/ (PublicTest + PrivateTest), never used for selection",
+    }
+    if len(runs) == 1 and model.name != "moodsense_face_ensemble":
+        return report | runs[0]
+    return report | {
+        "ensemble": "mean of the members' probabilities, one graph",
+        "members": list(runs),
     }
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Export the best checkpoint of a run (it may still be training)."""
+    """Export the best checkpoint of a run, or an ensemble of runs (they may still be training)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-name", required=True, help="folder under checkpoints/")
+    parser.add_argument(
+        "--run-name",
+        required=True,
+        action="append",
+        help="folder under checkpoints/; repeat it to average several runs",
+    )
+    parser.add_argument(
+        "--released",
+        type=Path,
+        action="append",
+        default=[],
+        help="an earlier released .tflite to add as a member (its .metrics.json beside it)",
+    )
     parser.add_argument("--out", type=Path, default=Path("models"))
     args = parser.parse_args(argv)
     tf.config.threading.set_intra_op_parallelism_threads(1)
-    folder = data.cache_dir() / "checkpoints" / args.run_name
-    config = json.loads((folder / "state.json").read_text())["config"]
+    folders = [data.cache_dir() / "checkpoints" / name for name in args.run_name]
+    config = json.loads((folders[0] / "state.json").read_text())["config"]
     train, val = data.train_val_split(
         data.load_split("train"), config["val_fraction"], config["seed"]
     )
-    export_checkpoint(folder, args.out, (train, val, data.load_split("test")))
+    export_runs(folders, args.out, (train, val, data.load_split("test")), args.released)
 
 
 if __name__ == "__main__":

@@ -33,14 +33,19 @@ def _channels(base: int, width: float) -> int:
     return max(8, round(base * width / 8) * 8)
 
 
+def _batch_norm(x: keras.KerasTensor, folded: bool, name: str) -> keras.KerasTensor:
+    """BatchNorm, or nothing when it is folded into the preceding convolution's bias."""
+    return x if folded else layers.BatchNormalization(name=name)(x)
+
+
 def _conv_bn_relu(
-    x: keras.KerasTensor, filters: int, kernel: int, stride: int, name: str
+    x: keras.KerasTensor, filters: int, kernel: int, stride: int, name: str, folded: bool
 ) -> keras.KerasTensor:
     """Plain convolution + BatchNorm + ReLU."""
     x = layers.Conv2D(
-        filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
+        filters, kernel, strides=stride, padding="same", use_bias=folded, name=f"{name}_conv"
     )(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = _batch_norm(x, folded, f"{name}_bn")
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -56,17 +61,17 @@ def _squeeze_excite(x: keras.KerasTensor, name: str) -> keras.KerasTensor:
 
 
 def _separable_block(
-    x: keras.KerasTensor, filters: int, stride: int, use_se: bool, name: str
+    x: keras.KerasTensor, filters: int, stride: int, use_se: bool, name: str, folded: bool
 ) -> keras.KerasTensor:
     """Depthwise 3x3 + pointwise 1x1, each with BN+ReLU; residual when shapes match."""
     shortcut = x
     y = layers.DepthwiseConv2D(
-        3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw"
+        3, strides=stride, padding="same", use_bias=folded, name=f"{name}_dw"
     )(x)
-    y = layers.BatchNormalization(name=f"{name}_dw_bn")(y)
+    y = _batch_norm(y, folded, f"{name}_dw_bn")
     y = layers.ReLU(name=f"{name}_dw_relu")(y)
-    y = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(y)
-    y = layers.BatchNormalization(name=f"{name}_pw_bn")(y)
+    y = layers.Conv2D(filters, 1, use_bias=folded, name=f"{name}_pw")(y)
+    y = _batch_norm(y, folded, f"{name}_pw_bn")
     y = layers.ReLU(name=f"{name}_pw_relu")(y)
     if use_se:
         y = _squeeze_excite(y, name)
@@ -80,18 +85,22 @@ def build_model(
     width: float = 1.0,
     dropout: float = 0.3,
     fine_stem: int = FINE_STEM_CHANNELS_DEFAULT,
+    folded: bool = False,
 ) -> keras.Model:
     """Build the classifier: input ``(48, 48, 1)`` float in [0, 1], output softmax probabilities.
 
     ``fine_stem`` > 0 adds a stride-1 3x3 conv with that many channels before the strided stem.
+    ``folded`` builds the inference form TFLite stores: BatchNorm folded into conv biases.
     """
     inputs = keras.Input(shape=(48, 48, 1), name="image")
     x = inputs
     if fine_stem > 0:
-        x = _conv_bn_relu(x, fine_stem, 3, 1, name="fine_stem")
-    x = _conv_bn_relu(x, _channels(STEM_CHANNELS, width), 3, STEM_STRIDE, name="stem")
+        x = _conv_bn_relu(x, fine_stem, 3, 1, name="fine_stem", folded=folded)
+    x = _conv_bn_relu(x, _channels(STEM_CHANNELS, width), 3, STEM_STRIDE, "stem", folded)
     for index, (base, stride, use_se) in enumerate(BLOCKS):
-        x = _separable_block(x, _channels(base, width), stride, use_se, name=f"block{index}")
+        x = _separable_block(
+            x, _channels(base, width), stride, use_se, name=f"block{index}", folded=folded
+        )
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     # float32 softmax keeps the loss stable if a mixed-precision policy is ever enabled.

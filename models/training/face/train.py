@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_export:
         return
     out = data.cache_dir() / "smoke" if config.smoke else args.out
-    export.export_checkpoint(checkpoints.folder, out, (train, val, test))
+    export.export_runs([checkpoints.folder], out, (train, val, test))
 
 
 if __name__ == "__main__":
