@@ -24,7 +24,7 @@ QUANTISATIONS = ("fp16", "int8")
 
 @dataclass(frozen=True)
 class Member:
-    """One trained classifier: its best checkpoint and the width it was built with."""
+    """One trained classifier: its best checkpoint (or a released ``.tflite``) and its width."""
 
     weights: Path
     width: float = 1.0
@@ -37,6 +37,10 @@ def sha256(path: Path) -> str:
 
 def load_classifier(member: Member, name: str = "voice_emotion") -> keras.Model:
     """The trained classifier of one member."""
+    if member.weights.suffix == ".tflite":
+        from models.training.voice import from_tflite
+
+        return from_tflite.load(member.weights, member.width, name)
     classifier = build_classifier(width=member.width, name=name)
     classifier.load_weights(member.weights)
     return classifier

@@ -17,10 +17,13 @@ BLOCKS: tuple[tuple[int, int, bool], ...] = (
 )
 
 
-def _conv_block(x: keras.KerasTensor, channels: int, kernel: int, pool: bool) -> keras.KerasTensor:
-    """Conv1D over time + BN + ReLU (+ max-pool by 2 in time)."""
-    x = layers.Conv1D(channels, kernel, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+def _conv_block(
+    x: keras.KerasTensor, channels: int, kernel: int, pool: bool, folded: bool
+) -> keras.KerasTensor:
+    """Conv1D over time + BN + ReLU (+ max-pool by 2 in time); ``folded``: BN in the bias."""
+    x = layers.Conv1D(channels, kernel, padding="same", use_bias=folded)(x)
+    if not folded:
+        x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
     if pool:
         x = layers.MaxPooling1D(2)(x)
@@ -28,18 +31,19 @@ def _conv_block(x: keras.KerasTensor, channels: int, kernel: int, pool: bool) ->
 
 
 def build_classifier(
-    dropout: float = 0.3, width: float = 1.0, name: str = "voice_emotion"
+    dropout: float = 0.3, width: float = 1.0, name: str = "voice_emotion", folded: bool = False
 ) -> keras.Model:
     """Log-mel window (250, 64, 1) -> softmax over ``LABELS``.
 
     A 1-D CNN over time with the 64 mel bands as input channels: dense convolutions run ~15x
     faster than 2-D depthwise-separable ones on CPU (training here and XNNPACK on the Pi).
     ``width`` scales every block's channels (parameters and cost grow with its square).
+    ``folded`` builds the inference form TFLite stores: BatchNorm folded into conv biases.
     """
     inputs = keras.Input((WINDOW_FRAMES, N_MELS, 1), name="log_mel")
     x = layers.Reshape((WINDOW_FRAMES, N_MELS))(inputs)
     for channels, kernel, pool in BLOCKS:
-        x = _conv_block(x, round(channels * width), kernel, pool)
+        x = _conv_block(x, round(channels * width), kernel, pool, folded)
     # Average + max pooling over time: emotion cues are often short bursts inside a window.
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
     x = layers.Dropout(dropout)(x)

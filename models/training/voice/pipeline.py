@@ -79,12 +79,28 @@ def training_summary(cfg: TrainConfig) -> dict[str, object]:
     }
 
 
-def parse_pipeline_args(argv: list[str]) -> tuple[list[TrainConfig], str]:
-    """The members' training configs and the quantisation of the exported model."""
+def released_summary(path: Path) -> dict[str, object]:
+    """A released member: the file's sha256 and how its own metrics file says it was made."""
+    from models.training.voice.export import sha256
+
+    metrics_path = path.with_name(path.stem + ".metrics.json")
+    made = json.loads(metrics_path.read_text())["training"] if metrics_path.exists() else {}
+    return {"released_file_sha256": sha256(path), "training": made}
+
+
+def parse_pipeline_args(argv: list[str]) -> tuple[list[TrainConfig], str, list[Path]]:
+    """The members' training configs, the quantisation, and released ``.tflite`` members."""
     from models.training.voice.export import QUANTISATIONS  # TensorFlow: after setup()
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--member", action="append", default=[], help="training options")
+    parser.add_argument(
+        "--released",
+        type=Path,
+        action="append",
+        default=[],
+        help="an earlier released width-1.0 .tflite to average in (its .metrics.json beside it)",
+    )
     parser.add_argument("--quantisation", choices=QUANTISATIONS, default="fp16")
     args, rest = parser.parse_known_args(argv)
     members = [parse_args(shlex.split(m)) for m in args.member] or [parse_args(rest)]
@@ -93,14 +109,14 @@ def parse_pipeline_args(argv: list[str]) -> tuple[list[TrainConfig], str]:
     # The device computes one feature variant; every member must have been trained on it.
     if len({(m.norm, m.feature_dir) for m in members}) > 1:
         parser.error("all members must share --norm, --n-aug and --seed")
-    return members, args.quantisation
+    return members, args.quantisation, args.released
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run every stage and write the .tflite and its metrics JSON."""
     setup()
     argv = sys.argv[1:] if argv is None else argv
-    members, quantisation = parse_pipeline_args(argv)
+    members, quantisation, released = parse_pipeline_args(argv)
     cfg = members[0]
     clips = data.all_clips()
     build_cache(clips, cfg.feature_dir, cfg.n_aug, cfg.seed)
@@ -110,7 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     from models.training.voice.export import Member, export_tflite, sha256
 
     tflite = export_tflite(
-        [Member(d / "best.weights.h5", m.width) for d, m in zip(run_dirs, members, strict=True)],
+        [Member(path) for path in released]
+        + [Member(d / "best.weights.h5", m.width) for d, m in zip(run_dirs, members, strict=True)],
         TFLITE_PATH,
         quantisation,
     )
@@ -127,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
             "command": "nice -n 10 python -m models.training.voice.pipeline " + shlex.join(argv),
             "python": platform.python_version(),
             "members": [training_summary(m) for m in members],
+            "released_members": [released_summary(path) for path in released],
             "ensemble": "mean of the members' class probabilities per window",
             "validation_of_exported_model": validation_scores(tflite, clips),
         },
