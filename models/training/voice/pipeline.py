@@ -1,19 +1,21 @@
 """End-to-end, resumable: feature cache -> train -> baseline -> TFLite export -> test metrics.
 
-Reproduce the shipped model (from the repo root; the feature cache takes ~6 min on 2 cores)::
+Reproduce the shipped model, version 4 (from the repo root; the feature cache takes ~4-6 min
+on 2 cores): version 3's released file averaged with a second run of its recipe::
 
+    git show a142a09:models/voice_emotion.tflite > v3/voice_emotion_v3.tflite
+    git show a142a09:models/voice_emotion.metrics.json > v3/voice_emotion_v3.metrics.json
     nice -n 10 python -m models.training.voice.pipeline --quantisation int8 \
-        --member "--width 1.25 --epochs 100 --mel-warp 0.15" \
-        --member "--epochs 150 --mel-warp 0.15"
+        --released v3/voice_emotion_v3.tflite --member "--epochs 100 --mel-warp 0.15"
 
-Each ``--member`` is one training run (the options of ``models.training.voice.train``); the
-exported model averages the members' class probabilities. Without ``--member`` the pipeline's
-own training options make the single member. Members train one after the other; to use both
-cores, start each member's ``python -m models.training.voice.train`` with
-``TF_NUM_INTRAOP_THREADS=1`` side by side first (the shipped members took ~80 and ~100 min
-that way), and the pipeline finds them finished. Every stage skips work whose output already
-exists under ``--cache-dir`` (features, checkpoints, baseline functionals), so a killed run
-continues where it stopped.
+Each ``--member`` is one training run (the options of ``models.training.voice.train``); each
+``--released`` is an earlier released ``.tflite``, rebuilt by ``from_tflite``. The exported model
+averages all members' class probabilities. Without ``--member`` the pipeline's own training
+options make the single member. Members train one after the other; to use both cores, start
+each member's ``python -m models.training.voice.train`` with ``TF_NUM_INTRAOP_THREADS=1`` side
+by side first (~20-25 min each that way on the 2026-12-06 VM), and the pipeline finds them
+finished. Every stage skips work whose output already exists under ``--cache-dir`` (features,
+checkpoints, baseline functionals), so a killed run continues where it stopped.
 """
 
 from __future__ import annotations
