@@ -1,7 +1,8 @@
 """Per-frame cost of the face path with expression: detection + quality + expression, 640x480.
 
 Usage: python bench/face.py [--frames N] [--source crema|fer] [--backend mediapipe|tflite]
-                            [--model face_expression|fer_minixception] [--landmarks] [--json]
+                            [--model face_expression|fer_minixception] [--landmarks]
+                            [--models-dir DIR] [--json]
 
 The frames, the detector, the quality gate and the timing loop are those of
 `bench/face_detect.py`; this adds the expression model on the detector's crop, one thread.
@@ -9,7 +10,8 @@ The frames, the detector, the quality gate and the timing loop are those of
 to level the crop).
 Without `--model`, our model and the `fer` package's mini-XCEPTION (`bench/baselines/fer`)
 each run in a child process of their own, so each peak RSS (ru_maxrss) is that model's alone,
-and `--json` prints one line holding both.
+and `--json` prints one line holding both. `--models-dir` takes our model from another folder
+with a manifest (an earlier release, to time both in the same run).
 """
 
 import argparse
@@ -35,7 +37,8 @@ MODELS = {
 def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
     """Time detection + quality (+ landmarks) + expression with model `name` in this process."""
     images = face_detect.crema_frames() if args.source == "crema" else face_detect.fer_frames()
-    spec, model = ModelRegistry(MODELS[name]).open(name, num_threads=1)
+    folder = args.models_dir if name == "face_expression" else MODELS[name]
+    spec, model = ModelRegistry(folder).open(name, num_threads=1)
     expression = FaceExpressionModel(spec, model)
     result = face_detect.run(
         images, args.frames, args.backend, landmarks=args.landmarks, expression=expression
@@ -47,7 +50,7 @@ def bench_in_child(name: str, args: argparse.Namespace) -> dict[str, object]:
     """Run `bench_model` in a fresh interpreter so its peak RSS is not shared with the other."""
     command = [sys.executable, __file__, "--model", name, "--json"]
     command += ["--frames", str(args.frames), "--source", args.source, "--backend", args.backend]
-    command += ["--landmarks"] * args.landmarks
+    command += ["--landmarks"] * args.landmarks + ["--models-dir", str(args.models_dir)]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -74,6 +77,12 @@ def main() -> None:
     )
     parser.add_argument("--model", choices=sorted(MODELS), help="only this model, in-process")
     parser.add_argument("--landmarks", action="store_true", help="also run Face Mesh")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=DEFAULT_MODELS_DIR,
+        help="folder whose manifest lists face_expression (e.g. a copy with an earlier release)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.model:
