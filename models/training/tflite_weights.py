@@ -9,8 +9,10 @@ result against the file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
@@ -61,6 +63,36 @@ def open_interpreter(path: str) -> Interpreter:
     interpreter = Interpreter(model_path=path)
     interpreter.allocate_tensors()
     return interpreter
+
+
+def copy_weights(
+    source: list[WeightedLayer],
+    model: keras.Model,
+    to_keras: Callable[[WeightedLayer], np.ndarray],
+    path: str,
+) -> None:
+    """Set each weighted layer of ``model``, in order, from ``source`` (kernel via ``to_keras``)."""
+    targets = [layer for layer in model.layers if layer.weights]
+    if len(targets) != len(source):
+        raise ValueError(
+            f"{path}: {len(source)} weighted layers, the architecture has {len(targets)}"
+        )
+    for layer, weights in zip(targets, source, strict=True):
+        layer.set_weights([to_keras(weights), weights.bias])
+
+
+def file_outputs(interpreter: Interpreter, inputs: np.ndarray, width: int) -> np.ndarray:
+    """The file's output of width ``width`` for each input, one invoke per input as on a device."""
+    input_index = interpreter.get_input_details()[0]["index"]
+    output_index = next(
+        o["index"] for o in interpreter.get_output_details() if o["shape"][-1] == width
+    )
+    outputs = []
+    for item in inputs:
+        interpreter.set_tensor(input_index, item[None])
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(output_index)[0].copy())
+    return np.stack(outputs)
 
 
 def check_equal(path: str, expected: np.ndarray, got: np.ndarray) -> None:

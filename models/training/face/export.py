@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 MODEL_NAME = "face_expression"
 MAX_BYTES = 2 * 1024 * 1024
 REPRESENTATIVE_SAMPLES = 500
+# Validation faces on which a member rebuilt from a released file must match that file.
+PROBE_FACES = 64
 # Prefer the smaller, faster int8 / single-pass variants unless the others win by this much.
 PREFERENCE_MARGIN = 0.003
 INPUT_SPEC = {
@@ -218,12 +220,13 @@ def load_run(folder: Path) -> tuple[keras.Model, dict[str, Any]]:
     return model, state
 
 
-def load_released(path: Path) -> tuple[keras.Model, dict[str, Any]]:
+def load_released(path: Path, probe: np.ndarray) -> tuple[keras.Model, dict[str, Any]]:
     """A released ``.tflite`` as a member, and what its own metrics file says about it.
 
-    Every released face model so far is width 1.0 trained on the split of seed 1234.
+    Every released face model so far is width 1.0 trained on the split of seed 1234; ``probe``
+    (validation faces) checks the rebuilt model against the file.
     """
-    model = from_tflite.load(path)
+    model = from_tflite.load(path, probe)
     model.name = _member_name(path.stem)
     metrics_path = path.with_name(path.stem + ".metrics.json")
     metrics_json = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
@@ -252,7 +255,7 @@ def export_runs(
     ``released`` adds earlier released ``.tflite`` files as members.
     """
     train, val, test = splits
-    loaded = [load_released(path) for path in released]
+    loaded = [load_released(path, val.images[:PROBE_FACES]) for path in released]
     runs = [load_run(folder) for folder in folders]
     split_keys = {(s["config"]["val_fraction"], s["config"]["seed"]) for _, s in loaded + runs}
     if len(split_keys) > 1:
@@ -267,9 +270,13 @@ def export_runs(
     tflite_path.write_bytes(model_bytes)
     # Evaluate the file as written, not the in-memory bytes or the Keras model.
     file_bytes = tflite_path.read_bytes()
-    result = build_report([run_report(state) for _, state in runs], model, variant, val_scores)
-    if loaded:
-        result["released_members"] = [report for _, report in loaded]
+    result = build_report(
+        [run_report(state) for _, state in runs],
+        [report for _, report in loaded],
+        model,
+        variant,
+        val_scores,
+    )
     result |= {"sha256": hashlib.sha256(file_bytes).hexdigest(), "size_bytes": len(file_bytes)}
     # Test metrics sit at the top level; everything else describes how the file was made.
     result |= classification_metrics(test.labels, predict_tflite(file_bytes, test.images))
@@ -301,6 +308,7 @@ def run_report(state: dict[str, Any]) -> dict[str, Any]:
 
 def build_report(
     runs: Sequence[dict[str, Any]],
+    released: Sequence[dict[str, Any]],
     model: keras.Model,
     variant: Variant,
     val_scores: dict[str, float | None],
@@ -321,11 +329,12 @@ def build_report(
         "params": int(model.count_params()),
         "test_set": "FER2013 test/ (PublicTest + PrivateTest), never used for selection",
     }
-    if len(runs) == 1 and model.name != "moodsense_face_ensemble":
+    if len(runs) == 1 and not released:
         return report | runs[0]
     return report | {
         "ensemble": "mean of the members' probabilities, one graph",
         "members": list(runs),
+        "released_members": list(released),
     }
 
 

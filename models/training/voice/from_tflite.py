@@ -13,7 +13,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from models.training.tflite_weights import check_equal, open_interpreter, weighted_layers
+from models.training.tflite_weights import (
+    WeightedLayer,
+    check_equal,
+    copy_weights,
+    file_outputs,
+    open_interpreter,
+    weighted_layers,
+)
 from models.training.voice import data
 from models.training.voice.features import extract_windows
 from models.training.voice.model import build_classifier
@@ -21,9 +28,10 @@ from models.training.voice.model import build_classifier
 PROBE_CLIPS = 8
 
 
-def _kernel_to_keras(op: str, kernel: np.ndarray) -> np.ndarray:
+def _kernel_to_keras(weights: WeightedLayer) -> np.ndarray:
     """Conv ``[out, 1, k, in]`` -> Conv1D ``[k, in, out]``; dense ``[out, in]`` -> ``[in, out]``."""
-    return kernel[:, 0].transpose(1, 2, 0) if op == "CONV_2D" else kernel.T
+    kernel = weights.kernel
+    return kernel[:, 0].transpose(1, 2, 0) if weights.op == "CONV_2D" else kernel.T
 
 
 def load(path: Path, width: float = 1.0, name: str = "voice_emotion") -> keras.Model:
@@ -34,23 +42,10 @@ def load(path: Path, width: float = 1.0, name: str = "voice_emotion") -> keras.M
     interpreter = open_interpreter(str(path))
     source = weighted_layers(interpreter)[:-1]  # the last one is the arousal/valence table
     model = build_classifier(width=width, name=name, folded=True)
-    targets = [layer for layer in model.layers if layer.weights]
-    if len(targets) != len(source):
-        raise ValueError(
-            f"{path}: {len(source)} weighted layers, the architecture has {len(targets)}"
-        )
-    for layer, weights in zip(targets, source, strict=True):
-        layer.set_weights([_kernel_to_keras(weights.op, weights.kernel), weights.bias])
+    copy_weights(source, model, _kernel_to_keras, str(path))
     val = [c for c in data.all_clips() if c.split == "val"]
     probe = val[:: max(1, len(val) // PROBE_CLIPS)]  # both corpora, several speakers' clips
     windows = np.concatenate([extract_windows(data.load_audio(c.path)) for c in probe])[..., None]
-    probs_index = next(
-        o["index"] for o in interpreter.get_output_details() if o["shape"][-1] == len(data.LABELS)
-    )
-    expected = []
-    for window in windows:
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], window[None])
-        interpreter.invoke()
-        expected.append(interpreter.get_tensor(probs_index)[0].copy())
-    check_equal(str(path), np.stack(expected), model.predict(windows, verbose=0))
+    expected = file_outputs(interpreter, windows, len(data.LABELS))
+    check_equal(str(path), expected, model.predict(windows, verbose=0))
     return model
