@@ -14,16 +14,9 @@ import keras
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from models.training import tflite_weights as tfw
 from models.training.face import data
 from models.training.face.model import build_model
-from models.training.tflite_weights import (
-    WeightedLayer,
-    check_equal,
-    copy_weights,
-    file_outputs,
-    open_interpreter,
-    weighted_layers,
-)
 
 # TFLite kernel layouts -> Keras: conv [out, h, w, in] -> [h, w, in, out]; depthwise
 # [1, h, w, channels] -> [h, w, channels, 1]; fully connected [out, in] -> [in, out].
@@ -34,7 +27,7 @@ _TO_KERAS = {
 }
 
 
-def _kernel_to_keras(weights: WeightedLayer) -> np.ndarray:
+def _kernel_to_keras(weights: tfw.WeightedLayer) -> np.ndarray:
     return weights.kernel.transpose(_TO_KERAS[weights.op])
 
 
@@ -44,14 +37,14 @@ def load(path: Path, probe: np.ndarray, width: float = 1.0, fine_stem: int = 0) 
     ``probe``: real faces, uint8 ``(N, 48, 48)``, to check the rebuilt model against the file.
     Raises ``ValueError`` when the layers do not line up or the outputs differ.
     """
-    interpreter = open_interpreter(str(path))
+    interpreter = tfw.open_interpreter(str(path))
     model = build_model(len(data.LABELS), width=width, fine_stem=fine_stem, folded=True)
-    copy_weights(weighted_layers(interpreter), model, _kernel_to_keras, str(path))
+    tfw.copy_weights(tfw.weighted_layers(interpreter), model, _kernel_to_keras, str(path))
     faces = probe[..., None].astype(np.float32) / 255.0
     got = model.predict(faces, verbose=0)
     if _is_flip_averaged(interpreter):
         got = (got + model.predict(faces[:, :, ::-1], verbose=0)) / 2
-    check_equal(str(path), file_outputs(interpreter, faces, len(data.LABELS)), got)
+    tfw.check_equal(str(path), tfw.file_outputs(interpreter, faces, len(data.LABELS)), got)
     return model
 
 

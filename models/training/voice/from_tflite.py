@@ -13,14 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from models.training.tflite_weights import (
-    WeightedLayer,
-    check_equal,
-    copy_weights,
-    file_outputs,
-    open_interpreter,
-    weighted_layers,
-)
+from models.training import tflite_weights as tfw
 from models.training.voice import data
 from models.training.voice.features import extract_windows
 from models.training.voice.model import build_classifier
@@ -28,7 +21,7 @@ from models.training.voice.model import build_classifier
 PROBE_CLIPS = 8
 
 
-def _kernel_to_keras(weights: WeightedLayer) -> np.ndarray:
+def _kernel_to_keras(weights: tfw.WeightedLayer) -> np.ndarray:
     """Conv ``[out, 1, k, in]`` -> Conv1D ``[k, in, out]``; dense ``[out, in]`` -> ``[in, out]``."""
     kernel = weights.kernel
     return kernel[:, 0].transpose(1, 2, 0) if weights.op == "CONV_2D" else kernel.T
@@ -39,13 +32,13 @@ def load(path: Path, width: float = 1.0, name: str = "voice_emotion") -> keras.M
 
     Raises ``ValueError`` when the layers do not line up or the outputs differ.
     """
-    interpreter = open_interpreter(str(path))
-    source = weighted_layers(interpreter)[:-1]  # the last one is the arousal/valence table
+    interpreter = tfw.open_interpreter(str(path))
+    source = tfw.weighted_layers(interpreter)[:-1]  # the last one is the arousal/valence table
     model = build_classifier(width=width, name=name, folded=True)
-    copy_weights(source, model, _kernel_to_keras, str(path))
+    tfw.copy_weights(source, model, _kernel_to_keras, str(path))
     val = [c for c in data.all_clips() if c.split == "val"]
     probe = val[:: max(1, len(val) // PROBE_CLIPS)]  # both corpora, several speakers' clips
     windows = np.concatenate([extract_windows(data.load_audio(c.path)) for c in probe])[..., None]
-    expected = file_outputs(interpreter, windows, len(data.LABELS))
-    check_equal(str(path), expected, model.predict(windows, verbose=0))
+    expected = tfw.file_outputs(interpreter, windows, len(data.LABELS))
+    tfw.check_equal(str(path), expected, model.predict(windows, verbose=0))
     return model
