@@ -6,8 +6,8 @@ Run from the repository root to export the best checkpoint of a (possibly still 
 
 Name ``--run-name`` more than once to export an ensemble: one graph that averages the runs'
 probabilities (the runs must share the validation split, i.e. ``val_fraction`` and ``seed``).
-``--released FILE`` adds an earlier released ``.tflite`` (width 1.0, split seed 1234) as a
-member, rebuilt from the file by ``from_tflite``::
+``--released FILE`` adds the network(s) of an earlier released ``.tflite`` (split seed 1234) as
+members, rebuilt from the file by ``from_tflite``::
 
     git show 853c22f:models/face_expression.tflite > v2.tflite
     python -m models.training.face.export --released v2.tflite --run-name w1.25-e64-s1234
@@ -220,17 +220,19 @@ def load_run(folder: Path) -> tuple[keras.Model, dict[str, Any]]:
     return model, state
 
 
-def load_released(path: Path, probe: np.ndarray) -> tuple[keras.Model, dict[str, Any]]:
-    """A released ``.tflite`` as a member, and what its own metrics file says about it.
+def load_released(path: Path, probe: np.ndarray) -> tuple[list[keras.Model], dict[str, Any]]:
+    """A released ``.tflite``'s networks as members, and what its own metrics file says.
 
-    Every released face model so far is width 1.0 trained on the split of seed 1234; ``probe``
-    (validation faces) checks the rebuilt model against the file.
+    Every released face model so far was trained on the split of seed 1234; ``probe``
+    (validation faces) checks the rebuilt networks against the file.
     """
-    model = from_tflite.load(path, probe)
-    model.name = _member_name(path.stem)
+    models = from_tflite.load(path, probe)
+    for k, model in enumerate(models):
+        model.name = _member_name(f"{path.stem}_{k}")
     metrics_path = path.with_name(path.stem + ".metrics.json")
     metrics_json = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    return model, {
+    return models, {
+        "networks": len(models),
         "released_file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "val_accuracy": metrics_json.get("val_accuracy"),
         "training_command": metrics_json.get("training_command"),
@@ -257,11 +259,12 @@ def export_runs(
     train, val, test = splits
     loaded = [load_released(path, val.images[:PROBE_FACES]) for path in released]
     runs = [load_run(folder) for folder in folders]
-    split_keys = {(s["config"]["val_fraction"], s["config"]["seed"]) for _, s in loaded + runs}
+    states = [state for _, state in loaded] + [state for _, state in runs]
+    split_keys = {(s["config"]["val_fraction"], s["config"]["seed"]) for s in states}
     if len(split_keys) > 1:
         # Another split would put one member's training images in the other's validation.
         raise ValueError(f"members use different validation splits: {sorted(split_keys)}")
-    model = averaged([m for m, _ in loaded + runs])
+    model = averaged([m for models, _ in loaded for m in models] + [m for m, _ in runs])
     rng = np.random.default_rng(runs[0][1]["config"]["seed"])
     representative = train.images[rng.choice(len(train.labels), REPRESENTATIVE_SAMPLES, False)]
     variant, model_bytes, val_scores = choose_variant(model, representative, val)
@@ -353,7 +356,7 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         action="append",
         default=[],
-        help="an earlier released .tflite to add as a member (its .metrics.json beside it)",
+        help="an earlier released .tflite whose networks join as members (.metrics.json beside it)",
     )
     parser.add_argument("--out", type=Path, default=Path("models"))
     args = parser.parse_args(argv)

@@ -3,7 +3,8 @@
 ``build_model(folded=True)`` has the form TFLite stores (BatchNorm folded into conv biases), so
 the weights copy across layer by layer; ``load`` then runs both on real faces and refuses a
 mismatch. The file may average the face with its mirror image: that graph runs the network twice
-on shared weights, and the rebuilt model is the single pass.
+on shared weights, and the rebuilt model is the single pass. int8-weight files are read through
+their per-channel scales.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from models.training import tflite_weights as tfw
 from models.training.face import data
-from models.training.face.model import build_model
+from models.training.face.model import STEM_CHANNELS, build_model
 
 # TFLite kernel layouts -> Keras: conv [out, h, w, in] -> [h, w, in, out]; depthwise
 # [1, h, w, channels] -> [h, w, channels, 1]; fully connected [out, in] -> [in, out].
@@ -31,21 +32,34 @@ def _kernel_to_keras(weights: tfw.WeightedLayer) -> np.ndarray:
     return weights.kernel.transpose(_TO_KERAS[weights.op])
 
 
-def load(path: Path, probe: np.ndarray, width: float = 1.0, fine_stem: int = 0) -> keras.Model:
-    """The network inside ``path`` as a Keras model (single pass, no flip averaging).
+def load(path: Path, probe: np.ndarray) -> list[keras.Model]:
+    """Each network inside ``path`` as a Keras model (single pass, no flip averaging).
 
-    ``probe``: real faces, uint8 ``(N, 48, 48)``, to check the rebuilt model against the file.
-    Raises ``ValueError`` when the layers do not line up or the outputs differ.
+    An ensemble file (version 3 on) holds its networks one after the other; each network's
+    width is read from its stem's channel count (32 at width 1.0). ``probe``: real faces, uint8
+    ``(N, 48, 48)``, to check the networks' average against the file. Raises ``ValueError``
+    when the layers do not line up or the outputs differ.
     """
     interpreter = tfw.open_interpreter(str(path))
-    model = build_model(len(data.LABELS), width=width, fine_stem=fine_stem, folded=True)
-    tfw.copy_weights(tfw.weighted_layers(interpreter), model, _kernel_to_keras, str(path))
+    source = tfw.weighted_layers(interpreter)
+    per_network = sum(
+        1 for layer in build_model(len(data.LABELS), folded=True).layers if layer.weights
+    )
+    if not source or len(source) % per_network:
+        raise ValueError(f"{path}: {len(source)} weighted layers, not a multiple of {per_network}")
+    models = []
+    for start in range(0, len(source), per_network):
+        chunk = source[start : start + per_network]
+        width = chunk[0].kernel.shape[0] / STEM_CHANNELS
+        model = build_model(len(data.LABELS), width=width, folded=True)
+        tfw.copy_weights(chunk, model, _kernel_to_keras, str(path))
+        models.append(model)
     faces = probe[..., None].astype(np.float32) / 255.0
-    got = model.predict(faces, verbose=0)
-    if _is_flip_averaged(interpreter):
-        got = (got + model.predict(faces[:, :, ::-1], verbose=0)) / 2
-    tfw.check_equal(str(path), tfw.file_outputs(interpreter, faces, len(data.LABELS)), got)
-    return model
+    views = [faces, faces[:, :, ::-1]] if _is_flip_averaged(interpreter) else [faces]
+    got = np.mean([m.predict(v, verbose=0) for m in models for v in views], axis=0)
+    expected = tfw.file_outputs(interpreter, faces, len(data.LABELS))
+    tfw.check_equal(str(path), expected, got, tfw.tolerance_for(interpreter))
+    return models
 
 
 def _is_flip_averaged(interpreter: Interpreter) -> bool:

@@ -6,6 +6,7 @@ Run from the repository root::
 
 Checkpoints (model + optimizer state + epoch) are written every epoch under
 ``$MOODSENSE_CACHE/face/checkpoints/<run name>``; ``--resume`` continues an interrupted run.
+``--teacher FILE.tflite`` distils a released model into this run (see ``distill.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import tensorflow as tf
 
-from models.training.face import data, export
+from models.training.face import data, distill, export
 from models.training.face.augment import augment_batch
 from models.training.face.model import WEIGHT_DECAY_SKIP, build_model
 from models.training.face.schedule import OneCycle
@@ -58,6 +59,10 @@ class Config:
     val_fraction: float
     seed: int
     smoke: bool
+    # Distillation: the teacher file's sha256 (None: hard labels only), blend weight, temperature.
+    teacher_sha256: str | None = None
+    distill_weight: float = 0.0
+    distill_temperature: float = 1.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -81,6 +86,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--augment-strength", type=float, default=1.0, help="scales augmentation ranges"
     )
     parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--teacher", type=Path, default=None, help="released .tflite to distil")
+    parser.add_argument(
+        "--distill-weight", type=float, default=0.5, help="share of the teacher in the targets"
+    )
+    parser.add_argument(
+        "--distill-temperature", type=float, default=2.0, help="softens the teacher's answers"
+    )
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--threads", type=int, default=2, help="TF intra-op threads")
     parser.add_argument("--run-name", default=None, help="checkpoint folder name")
@@ -112,18 +124,20 @@ def make_config(args: argparse.Namespace) -> Config:
         val_fraction=args.val_fraction,
         seed=args.seed,
         smoke=args.smoke,
+        teacher_sha256=distill.file_sha256(args.teacher) if args.teacher else None,
+        distill_weight=args.distill_weight if args.teacher else 0.0,
+        distill_temperature=args.distill_temperature if args.teacher else 1.0,
     )
 
 
 def train_dataset(
-    images: tf.Tensor, split: data.Split, weights: np.ndarray, config: Config, epoch: int
+    images: tf.Tensor, targets: np.ndarray, weights: np.ndarray, config: Config, epoch: int
 ) -> tf.data.Dataset:
-    """One epoch of shuffled, augmented batches with per-sample ``weights``.
+    """One epoch of shuffled, augmented batches with ``(N, 7)`` targets and sample ``weights``.
 
     The order and the augmentation are fully determined by the seed and the epoch number.
     """
-    order = np.random.default_rng([config.seed, epoch]).permutation(len(split.labels))
-    labels = keras.utils.to_categorical(split.labels, len(data.LABELS)).astype(np.float32)
+    order = np.random.default_rng([config.seed, epoch]).permutation(len(targets))
     epoch_seed = tf.constant(config.seed * 10_000 + epoch, tf.int64)
 
     def load(batch_index: tf.Tensor, idx: tf.Tensor) -> tuple[tf.Tensor, ...]:
@@ -131,7 +145,7 @@ def train_dataset(
         seed = tf.stack([epoch_seed, batch_index])
         return (
             augment_batch(batch, seed, config.augment_strength),
-            tf.gather(labels, idx),
+            tf.gather(targets, idx),
             tf.gather(weights, idx),
         )
 
@@ -257,12 +271,28 @@ def _reschedule(state: dict[str, Any], config: Config, command: str, allowed: bo
     state["command"] += f" ; resumed at epoch {state['epoch']} with: {command}"
 
 
+def training_targets(train: data.Split, config: Config, teacher: Path | None) -> np.ndarray:
+    """One-hot labels, blended with the teacher's soft answers when distilling."""
+    one_hot = keras.utils.to_categorical(train.labels, len(data.LABELS)).astype(np.float32)
+    if teacher is None:
+        return one_hot
+    if distill.file_sha256(teacher) != config.teacher_sha256:
+        raise SystemExit(f"{teacher} is not the teacher this run was started with")
+    probs = distill.teacher_probabilities(teacher, train.images)
+    agreement = float((probs.argmax(axis=1) == train.labels).mean())
+    logger.info("teacher agrees with %.3f of the training labels", agreement)
+    return distill.blended_targets(
+        one_hot, probs, config.distill_weight, config.distill_temperature
+    )
+
+
 def fit(
     model: keras.Model,
     splits: tuple[data.Split, data.Split],
     config: Config,
     checkpoints: Checkpoints,
     state: dict[str, Any],
+    targets: np.ndarray,
 ) -> dict[str, Any]:
     """Train epoch by epoch from ``state['epoch']``, checkpointing after each one."""
     train, val = splits
@@ -276,7 +306,7 @@ def fit(
     for epoch in range(state["epoch"], config.epochs):
         started = time.monotonic()
         result = model.fit(
-            train_dataset(images, train, weights[train.labels], config, epoch),
+            train_dataset(images, targets, weights[train.labels], config, epoch),
             validation_data=val_ds,
             initial_epoch=epoch,
             epochs=epoch + 1,
@@ -336,7 +366,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if state["epoch"] > 0:
         restore(model, checkpoints)
-    state = fit(model, (train, val), config, checkpoints, state)
+    targets = training_targets(train, config, args.teacher)
+    state = fit(model, (train, val), config, checkpoints, state, targets)
     if args.no_export:
         return
     out = data.cache_dir() / "smoke" if config.smoke else args.out

@@ -35,23 +35,27 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_classifier(member: Member, name: str = "voice_emotion") -> keras.Model:
-    """The trained classifier of one member."""
+def load_classifiers(member: Member, name: str = "voice_emotion") -> list[keras.Model]:
+    """The trained classifier of one member; a released ensemble file gives one per network."""
     if member.weights.suffix == ".tflite":
         from models.training.voice import from_tflite
 
         return from_tflite.load(member.weights, member.width, name)
     classifier = build_classifier(width=member.width, name=name)
     classifier.load_weights(member.weights)
-    return classifier
+    return [classifier]
 
 
 def averaged_classifier(members: Sequence[Member]) -> keras.Model:
-    """One window -> the mean of the members' class probabilities (a single member as is)."""
-    if len(members) == 1:
-        return load_classifier(members[0])
+    """One window -> the mean of every network's class probabilities (a single one as is)."""
+    names = ["voice_emotion"] if len(members) == 1 else [f"member_{k}" for k in range(len(members))]
+    networks = [
+        n for m, name in zip(members, names, strict=True) for n in load_classifiers(m, name)
+    ]
+    if len(networks) == 1:
+        return networks[0]
     inputs = keras.Input((WINDOW_FRAMES, N_MELS, 1), name="log_mel")
-    probs = [load_classifier(m, f"member_{k}")(inputs) for k, m in enumerate(members)]
+    probs = [network(inputs) for network in networks]
     return keras.Model(inputs, layers.Average()(probs), name="voice_emotion_ensemble")
 
 

@@ -2,8 +2,9 @@
 
 TFLite stores each Conv1D as a CONV_2D of kernel ``[out, 1, k, in]`` with BatchNorm folded into
 its bias; ``build_classifier(folded=True)`` has that form. The file's last layer, the fixed
-arousal/valence table, is left out: the export adds it again. ``load`` runs both on real
-validation windows and refuses a mismatch.
+arousal/valence table, is left out: the export adds it again. int8-weight files are read
+through their per-channel scales. ``load`` runs both on real validation windows and refuses a
+mismatch.
 """
 
 from __future__ import annotations
@@ -27,18 +28,34 @@ def _kernel_to_keras(weights: tfw.WeightedLayer) -> np.ndarray:
     return kernel[:, 0].transpose(1, 2, 0) if weights.op == "CONV_2D" else kernel.T
 
 
-def load(path: Path, width: float = 1.0, name: str = "voice_emotion") -> keras.Model:
-    """The classifier inside ``path`` (probabilities only).
+def load(path: Path, width: float = 1.0, name: str = "voice_emotion") -> list[keras.Model]:
+    """Each classifier inside ``path`` (probabilities only), in the file's order.
 
-    Raises ``ValueError`` when the layers do not line up or the outputs differ.
+    An ensemble file (version 4 on) holds several networks one after the other, each ending in
+    its own dense layer; they come back as separate models so a new ensemble weighs every
+    network equally. Raises ``ValueError`` when the layers do not line up or the average of
+    the rebuilt networks differs from the file's output.
     """
     interpreter = tfw.open_interpreter(str(path))
     source = tfw.weighted_layers(interpreter)[:-1]  # the last one is the arousal/valence table
-    model = build_classifier(width=width, name=name, folded=True)
-    tfw.copy_weights(source, model, _kernel_to_keras, str(path))
+    per_network = len(_weighted(build_classifier(width=width, folded=True)))
+    if not source or len(source) % per_network:
+        raise ValueError(f"{path}: {len(source)} weighted layers, not a multiple of {per_network}")
+    models = []
+    for k in range(len(source) // per_network):
+        model = build_classifier(width=width, name=f"{name}_{k}", folded=True)
+        chunk = source[k * per_network : (k + 1) * per_network]
+        tfw.copy_weights(chunk, model, _kernel_to_keras, str(path))
+        models.append(model)
     val = [c for c in data.all_clips() if c.split == "val"]
     probe = val[:: max(1, len(val) // PROBE_CLIPS)]  # both corpora, several speakers' clips
     windows = np.concatenate([extract_windows(data.load_audio(c.path)) for c in probe])[..., None]
     expected = tfw.file_outputs(interpreter, windows, len(data.LABELS))
-    tfw.check_equal(str(path), expected, model.predict(windows, verbose=0))
-    return model
+    got = np.mean([m.predict(windows, verbose=0) for m in models], axis=0)
+    tfw.check_equal(str(path), expected, got, tfw.tolerance_for(interpreter))
+    return models
+
+
+def _weighted(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers that hold weights, in order."""
+    return [layer for layer in model.layers if layer.weights]

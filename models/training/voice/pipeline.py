@@ -9,13 +9,14 @@ on 2 cores): version 3's released file averaged with a second run of its recipe:
         --released v3/voice_emotion_v3.tflite --member "--epochs 100 --mel-warp 0.15"
 
 Each ``--member`` is one training run (the options of ``models.training.voice.train``); each
-``--released`` is an earlier released ``.tflite``, rebuilt by ``from_tflite``. The exported model
-averages all members' class probabilities. Without ``--member`` the pipeline's own training
-options make the single member. Members train one after the other; to use both cores, start
-each member's ``python -m models.training.voice.train`` with ``TF_NUM_INTRAOP_THREADS=1`` side
-by side first (~20-25 min each that way on the 2026-12-06 VM), and the pipeline finds them
-finished. Every stage skips work whose output already exists under ``--cache-dir`` (features,
-checkpoints, baseline functionals), so a killed run continues where it stopped.
+``--released`` is an earlier released ``.tflite``, rebuilt by ``from_tflite`` (an ensemble file
+gives each of its networks). The exported model averages all networks' class probabilities.
+Without ``--member`` the pipeline's own training options make the single member. Members train
+one after the other; to use both cores, start each member's ``python -m
+models.training.voice.train`` with ``TF_NUM_INTRAOP_THREADS=1`` side by side first (~20-25 min
+each that way on the 2026-12-06 VM), and the pipeline finds them finished. Every stage skips
+work whose output already exists under ``--cache-dir`` (features, checkpoints, baseline
+functionals), so a killed run continues where it stopped.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ def parse_pipeline_args(argv: list[str]) -> tuple[list[TrainConfig], str, list[P
         type=Path,
         action="append",
         default=[],
-        help="an earlier released width-1.0 .tflite to average in (its .metrics.json beside it)",
+        help="an earlier released .tflite whose width-1.0 networks join the average "
+        "(its .metrics.json beside it)",
     )
     parser.add_argument("--quantisation", choices=QUANTISATIONS, default="fp16")
     args, rest = parser.parse_known_args(argv)

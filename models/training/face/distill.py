@@ -1,0 +1,62 @@
+"""Soft training targets from a released model (offline knowledge distillation).
+
+The teacher is a shipped ``.tflite`` file (e.g. the two-network ensemble of version 3), run once
+over the training faces; its probabilities, softened by a temperature, are blended with the
+one-hot labels. FER2013's labels are noisy (human agreement ~65 %), and an ensemble's soft
+answers carry which expressions look alike, which one network of the same size cannot learn
+from hard labels alone. Computing them once, on the unaugmented faces, costs no time per epoch;
+the augmentations keep the expression, so the clean face's answer is a fair target.
+
+Only the training part of the split is scored: the teacher's members were trained on the same
+split (seed 1234), so validation faces stay unseen by both teacher and student.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from models.training.face import data
+from models.training.face.export import predict_tflite
+
+logger = logging.getLogger(__name__)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of the teacher file, recorded in the run config."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def teacher_probabilities(path: Path, images: np.ndarray) -> np.ndarray:
+    """The teacher's probabilities for uint8 ``(N, 48, 48)`` faces, cached by file and images."""
+    key = hashlib.sha256(path.read_bytes() + images.tobytes()).hexdigest()[:16]
+    cache = data.cache_dir() / f"teacher_{key}.npy"
+    if cache.exists():
+        return np.load(cache)
+    logger.info("scoring %d faces with teacher %s", len(images), path)
+    probs = predict_tflite(path.read_bytes(), images).astype(np.float32)
+    tmp = cache.with_name(cache.stem + ".tmp.npy")
+    np.save(tmp, probs)
+    os.replace(tmp, cache)
+    return probs
+
+
+def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log p / T)``: the same ranking, flatter for ``T > 1``."""
+    logits = np.log(np.clip(probs, 1e-7, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    soft = np.exp(logits)
+    return (soft / soft.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def blended_targets(
+    one_hot: np.ndarray, teacher: np.ndarray, weight: float, temperature: float
+) -> np.ndarray:
+    """``(1 - weight) * one_hot + weight * soften(teacher, T)``; rows still sum to 1."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"distillation weight must be in [0, 1], got {weight}")
+    return ((1.0 - weight) * one_hot + weight * soften(teacher, temperature)).astype(np.float32)
