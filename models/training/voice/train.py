@@ -21,7 +21,8 @@ from models.training.voice.data import LABELS, Clip, all_clips
 from models.training.voice.features import WINDOW_FRAMES, normalise_window
 
 LOG = logging.getLogger(__name__)
-DEFAULT_CACHE = Path("/work/cache/moodsense/voice")
+# Same root as the face training (MOODSENSE_CACHE); the default is where earlier runs cached.
+DEFAULT_CACHE = Path(os.environ.get("MOODSENSE_CACHE", "/work/cache/moodsense")) / "voice"
 
 
 @dataclass
