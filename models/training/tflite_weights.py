@@ -84,6 +84,11 @@ def open_interpreter(path: str) -> Interpreter:
     return interpreter
 
 
+def weighted_targets(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers of ``model`` that hold weights, in order."""
+    return [layer for layer in model.layers if layer.weights]
+
+
 def copy_weights(
     source: list[WeightedLayer],
     model: keras.Model,
@@ -91,13 +96,37 @@ def copy_weights(
     path: str,
 ) -> None:
     """Set each weighted layer of ``model``, in order, from ``source`` (kernel via ``to_keras``)."""
-    targets = [layer for layer in model.layers if layer.weights]
+    targets = weighted_targets(model)
     if len(targets) != len(source):
         raise ValueError(
             f"{path}: {len(source)} weighted layers, the architecture has {len(targets)}"
         )
     for layer, weights in zip(targets, source, strict=True):
         layer.set_weights([to_keras(weights), weights.bias])
+
+
+def rebuild_networks(
+    source: list[WeightedLayer],
+    build: Callable[[int, list[WeightedLayer]], keras.Model],
+    to_keras: Callable[[WeightedLayer], np.ndarray],
+    path: str,
+) -> list[keras.Model]:
+    """Rebuild the networks an (ensemble) file holds one after the other.
+
+    ``build(k, rest)`` makes network ``k`` from the layers still to place; it takes as many of
+    them as it has weighted layers.
+    """
+    models: list[keras.Model] = []
+    start = 0
+    while start < len(source):
+        model = build(len(models), source[start:])
+        count = len(weighted_targets(model))
+        copy_weights(source[start : start + count], model, to_keras, path)
+        models.append(model)
+        start += count
+    if not models:
+        raise ValueError(f"{path}: no weighted layers")
+    return models
 
 
 def file_outputs(interpreter: Interpreter, inputs: np.ndarray, width: int) -> np.ndarray:
@@ -114,16 +143,15 @@ def file_outputs(interpreter: Interpreter, inputs: np.ndarray, width: int) -> np
     return np.stack(outputs)
 
 
-def tolerance_for(interpreter: Interpreter) -> float:
-    """How far a rebuilt model may be from this file: wider when it stores int8 weights."""
-    int8 = any(d["dtype"] == np.int8 for d in interpreter.get_tensor_details())
-    return INT8_TOLERANCE if int8 else TOLERANCE
-
-
-def check_equal(
-    path: str, expected: np.ndarray, got: np.ndarray, tolerance: float = TOLERANCE
+def check_against_file(
+    interpreter: Interpreter, path: str, inputs: np.ndarray, got: np.ndarray
 ) -> None:
-    """Refuse a rebuilt model whose probabilities differ from the file's."""
+    """Refuse rebuilt probabilities ``got`` that differ from the file's own on ``inputs``.
+
+    Files with int8 weights get the wider tolerance (see ``INT8_TOLERANCE``).
+    """
+    expected = file_outputs(interpreter, inputs, got.shape[-1])
+    int8 = any(d["dtype"] == np.int8 for d in interpreter.get_tensor_details())
     error = float(np.abs(got - expected).max())
-    if error > tolerance:
+    if error > (INT8_TOLERANCE if int8 else TOLERANCE):
         raise ValueError(f"{path}: rebuilt model differs from the file by {error:.4f}")

@@ -33,12 +33,13 @@ def file_sha256(path: Path) -> str:
 
 def teacher_probabilities(path: Path, images: np.ndarray) -> np.ndarray:
     """The teacher's probabilities for uint8 ``(N, 48, 48)`` faces, cached by file and images."""
-    key = hashlib.sha256(path.read_bytes() + images.tobytes()).hexdigest()[:16]
+    model_bytes = path.read_bytes()
+    key = hashlib.sha256(model_bytes + images.tobytes()).hexdigest()[:16]
     cache = data.cache_dir() / f"teacher_{key}.npy"
     if cache.exists():
         return np.load(cache)
     logger.info("scoring %d faces with teacher %s", len(images), path)
-    probs = predict_tflite(path.read_bytes(), images).astype(np.float32)
+    probs = predict_tflite(model_bytes, images).astype(np.float32)
     tmp = cache.with_name(cache.stem + ".tmp.npy")
     np.save(tmp, probs)
     os.replace(tmp, cache)

@@ -41,24 +41,18 @@ def load(path: Path, probe: np.ndarray) -> list[keras.Model]:
     when the layers do not line up or the outputs differ.
     """
     interpreter = tfw.open_interpreter(str(path))
-    source = tfw.weighted_layers(interpreter)
-    per_network = sum(
-        1 for layer in build_model(len(data.LABELS), folded=True).layers if layer.weights
+    models = tfw.rebuild_networks(
+        tfw.weighted_layers(interpreter),
+        lambda _, rest: build_model(
+            len(data.LABELS), width=rest[0].kernel.shape[0] / STEM_CHANNELS, folded=True
+        ),
+        _kernel_to_keras,
+        str(path),
     )
-    if not source or len(source) % per_network:
-        raise ValueError(f"{path}: {len(source)} weighted layers, not a multiple of {per_network}")
-    models = []
-    for start in range(0, len(source), per_network):
-        chunk = source[start : start + per_network]
-        width = chunk[0].kernel.shape[0] / STEM_CHANNELS
-        model = build_model(len(data.LABELS), width=width, folded=True)
-        tfw.copy_weights(chunk, model, _kernel_to_keras, str(path))
-        models.append(model)
     faces = probe[..., None].astype(np.float32) / 255.0
     views = [faces, faces[:, :, ::-1]] if _is_flip_averaged(interpreter) else [faces]
     got = np.mean([m.predict(v, verbose=0) for m in models for v in views], axis=0)
-    expected = tfw.file_outputs(interpreter, faces, len(data.LABELS))
-    tfw.check_equal(str(path), expected, got, tfw.tolerance_for(interpreter))
+    tfw.check_against_file(interpreter, str(path), faces, got)
     return models
 
 

@@ -37,25 +37,15 @@ def load(path: Path, width: float = 1.0, name: str = "voice_emotion") -> list[ke
     the rebuilt networks differs from the file's output.
     """
     interpreter = tfw.open_interpreter(str(path))
-    source = tfw.weighted_layers(interpreter)[:-1]  # the last one is the arousal/valence table
-    per_network = len(_weighted(build_classifier(width=width, folded=True)))
-    if not source or len(source) % per_network:
-        raise ValueError(f"{path}: {len(source)} weighted layers, not a multiple of {per_network}")
-    models = []
-    for k in range(len(source) // per_network):
-        model = build_classifier(width=width, name=f"{name}_{k}", folded=True)
-        chunk = source[k * per_network : (k + 1) * per_network]
-        tfw.copy_weights(chunk, model, _kernel_to_keras, str(path))
-        models.append(model)
+    models = tfw.rebuild_networks(
+        tfw.weighted_layers(interpreter)[:-1],  # the last one is the arousal/valence table
+        lambda k, _: build_classifier(width=width, name=f"{name}_{k}", folded=True),
+        _kernel_to_keras,
+        str(path),
+    )
     val = [c for c in data.all_clips() if c.split == "val"]
     probe = val[:: max(1, len(val) // PROBE_CLIPS)]  # both corpora, several speakers' clips
     windows = np.concatenate([extract_windows(data.load_audio(c.path)) for c in probe])[..., None]
-    expected = tfw.file_outputs(interpreter, windows, len(data.LABELS))
     got = np.mean([m.predict(windows, verbose=0) for m in models], axis=0)
-    tfw.check_equal(str(path), expected, got, tfw.tolerance_for(interpreter))
+    tfw.check_against_file(interpreter, str(path), windows, got)
     return models
-
-
-def _weighted(model: keras.Model) -> list[keras.layers.Layer]:
-    """The layers that hold weights, in order."""
-    return [layer for layer in model.layers if layer.weights]
