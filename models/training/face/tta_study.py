@@ -11,15 +11,14 @@ copies. The test set is not touched: this informs a design choice.
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from models.training.face import data
 from models.training.face.export import classification_metrics, predict_tflite
+from models.training.face.study_cli import study_args, train_and_validation
 
 CENTRE = (data.IMAGE_SIZE - 1) / 2
 # name -> (dx px, dy px, scale, rotation degrees); ranges inside the training augmentation.
@@ -72,12 +71,8 @@ def study(model_bytes: bytes, split: data.Split) -> dict[str, dict[str, float]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, default=Path("models/face_expression.tflite"))
-    parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=1234)
-    args = parser.parse_args(argv)
-    _, val = data.train_val_split(data.load_split("train"), args.val_fraction, args.seed)
+    args = study_args(__doc__, argv)
+    _, val = train_and_validation(args)
     print(json.dumps(study(args.model.read_bytes(), val), indent=1))
 
 

@@ -78,6 +78,8 @@ def training_summary(cfg: TrainConfig) -> dict[str, object]:
         "selected_epoch": state["best_epoch"],
         "selection": "best mean of per-corpus validation UAR (7 model labels)",
         "validation_at_selected_epoch": best,
+        # Epochs logged before threads were recorded show as "unrecorded".
+        "intra_op_threads": sorted({str(h.get("threads", "unrecorded")) for h in state["history"]}),
         "python": platform.python_version(),
     }
 

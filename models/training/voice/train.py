@@ -221,7 +221,9 @@ def make_checkpointer(cfg: TrainConfig, val_mels: list[np.ndarray], labels, corp
             state = json.loads(state_path.read_text()) if state_path.exists() else {}
             scores = validation_score(_predict_windows(self.model, val_mels), labels, corpora)
             scores.update({k: float(v) for k, v in (logs or {}).items()})
-            history = [*state.get("history", []), {"epoch": epoch, **scores}]
+            # Same seed and thread count give bit-identical weights; another count does not.
+            threads = os.environ.get("TF_NUM_INTRAOP_THREADS", "default")
+            history = [*state.get("history", []), {"epoch": epoch, "threads": threads, **scores}]
             if scores["val_uar_mean"] > state.get("best_score", -1.0):
                 self.model.save_weights(cfg.run_dir / "best.weights.h5")
                 state.update(best_score=scores["val_uar_mean"], best_epoch=epoch)

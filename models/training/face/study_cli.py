@@ -1,0 +1,22 @@
+"""The command line shared by the validation studies of a released face model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from models.training.face import data
+
+
+def study_args(description: str, argv: list[str] | None) -> argparse.Namespace:
+    """``--model`` (the .tflite to study), ``--val-fraction`` and ``--seed`` of the split."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--model", type=Path, default=Path("models/face_expression.tflite"))
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=1234)
+    return parser.parse_args(argv)
+
+
+def train_and_validation(args: argparse.Namespace) -> tuple[data.Split, data.Split]:
+    """The training split's own train/validation parts, as the training run drew them."""
+    return data.train_val_split(data.load_split("train"), args.val_fraction, args.seed)
