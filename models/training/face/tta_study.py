@@ -45,7 +45,7 @@ GROUPS = {
 def transformed(images: np.ndarray, dx: float, dy: float, scale: float, angle: float) -> np.ndarray:
     """Every image moved, zoomed and turned about its centre; borders replicate the edge."""
     matrix = cv2.getRotationMatrix2D((CENTRE, CENTRE), angle, scale)
-    matrix[:, 2] += (dx, dy)
+    matrix[:, 2] += np.array([dx, dy])
     size = (data.IMAGE_SIZE, data.IMAGE_SIZE)
     return np.stack(
         [cv2.warpAffine(i, matrix, size, borderMode=cv2.BORDER_REPLICATE) for i in images]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
@@ -40,7 +41,7 @@ class TFLiteScorer:
     def spec(self) -> dict[str, object]:
         """Input/output tensor names, shapes and dtypes for the manifest."""
 
-        def describe(d: dict) -> dict[str, object]:
+        def describe(d: dict[str, Any]) -> dict[str, object]:
             return {"name": d["name"], "shape": d["shape"].tolist(), "dtype": d["dtype"].__name__}
 
         return {
@@ -64,7 +65,7 @@ class TFLiteScorer:
 
 def evaluate_condition(
     scorer: TFLiteScorer, clips: list[Clip], condition: str, sources: list[np.ndarray]
-) -> dict[str, object]:
+) -> dict[str, dict[str, object]]:
     """Per-corpus metrics of the TFLite model on the test clips under one condition."""
     ids, probs = [], []
     for i, audio in testset.iter_test_audio(clips, condition, sources):

@@ -60,8 +60,8 @@ def ravdess_eight_class(originals: np.ndarray, pred_model: np.ndarray) -> dict[s
     calm clips predicted neutral; the UAR is the mean of the 8 per-emotion recalls.
     """
     correct = (pred_model == originals) | ((originals == "calm") & (pred_model == "neutral"))
-    recalls = {name: _r(correct[originals == name].mean()) for name in RAVDESS_8}
-    return {"uar": _r(np.mean(list(recalls.values()))), "per_class_recall": recalls}
+    recalls = {name: _r(float(correct[originals == name].mean())) for name in RAVDESS_8}
+    return {"uar": _r(float(np.mean(list(recalls.values())))), "per_class_recall": recalls}
 
 
 def arousal_accuracy(true_model: np.ndarray, probs: np.ndarray) -> float:
@@ -73,13 +73,13 @@ def arousal_accuracy(true_model: np.ndarray, probs: np.ndarray) -> float:
 
 def corpus_report(originals: Sequence[str], probs: np.ndarray, corpus: str) -> dict[str, object]:
     """All metrics of one corpus; ``originals`` are the corpus' own emotion names."""
-    originals = np.asarray(originals)
-    true_model = np.array([TO_MODEL_LABEL[o] for o in originals])
+    names = np.asarray(originals)
+    true_model = np.array([TO_MODEL_LABEL[o] for o in names])
     pred_model = np.asarray(LABELS)[probs.argmax(axis=1)]
     present = [name for name in LABELS if name in set(true_model)]
     recalls = recall_score(true_model, pred_model, labels=present, average=None, zero_division=0)
     report: dict[str, object] = {
-        "n": len(originals),
+        "n": len(names),
         "four_class": four_class(true_model, probs),
         "uar_model_labels": _r(np.mean(recalls)),
         "accuracy": _r(accuracy_score(true_model, pred_model)),
@@ -91,7 +91,7 @@ def corpus_report(originals: Sequence[str], probs: np.ndarray, corpus: str) -> d
         "predicted_share": {name: _r(np.mean(pred_model == name)) for name in LABELS},
     }
     if corpus == "ravdess":
-        report["eight_class"] = ravdess_eight_class(originals, pred_model)
+        report["eight_class"] = ravdess_eight_class(names, pred_model)
     return report
 
 

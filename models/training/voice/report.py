@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("RAVDESS 4-class UAR", "ravdess", ("four_class", "uar")),
@@ -24,13 +25,14 @@ ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-def _get(tree: dict, keys: tuple[str, ...]) -> str:
+def _get(tree: dict[str, Any], keys: tuple[str, ...]) -> str:
+    value: Any = tree
     for key in keys:
-        tree = tree[key]
-    return f"{tree:.3f}"
+        value = value[key]
+    return f"{value:.3f}"
 
 
-def summary_table(metrics: dict) -> str:
+def summary_table(metrics: dict[str, Any]) -> str:
     """CNN (TFLite) vs baseline, clean and 10 dB SNR."""
     cnn, base = metrics["test"], metrics["baseline"]
     lines = [
@@ -45,7 +47,7 @@ def summary_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def recall_table(metrics: dict) -> str:
+def recall_table(metrics: dict[str, Any]) -> str:
     """Per-class recall of the CNN (clean / 10 dB) and predicted share, per corpus."""
     lines = [
         "| Corpus | Class | Recall clean | Recall 10 dB | Predicted share clean |",

@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,7 @@ def random_window(log_mel: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return normalise_window(log_mel[start : start + WINDOW_FRAMES])
 
 
-def _keras():
+def _keras() -> Any:
     import keras
 
     return keras
@@ -111,10 +112,11 @@ class TrainBatches:
         weights: np.ndarray,
         cfg: TrainConfig,
         first_epoch: int,
-    ):
+    ) -> Any:
         keras = _keras()
+        dataset_base: Any = keras.utils.PyDataset
 
-        class _Batches(keras.utils.PyDataset):
+        class _Batches(dataset_base):
             def __init__(self) -> None:
                 super().__init__()
                 self.epoch = first_epoch
@@ -127,7 +129,7 @@ class TrainBatches:
             def __len__(self) -> int:
                 return int(np.ceil(len(variants) / cfg.batch_size))
 
-            def __getitem__(self, idx: int):
+            def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 rng = np.random.default_rng([cfg.seed, self.epoch, idx])
                 ids = self.order[idx * cfg.batch_size : (idx + 1) * cfg.batch_size]
                 x = np.stack([_draw(variants[i], rng, cfg.mel_warp) for i in ids])[..., None]
@@ -211,13 +213,15 @@ def validation_score(
     return out
 
 
-def make_checkpointer(cfg: TrainConfig, val_mels: list[np.ndarray], labels, corpora):
+def make_checkpointer(
+    cfg: TrainConfig, val_mels: list[np.ndarray], labels: np.ndarray, corpora: np.ndarray
+) -> Any:
     """Keras callback: validation UAR each epoch, keep the best weights, save a resumable state."""
-    keras = _keras()
+    callback_base: Any = _keras().callbacks.Callback
     state_path = cfg.run_dir / "state.json"
 
-    class _Checkpointer(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    class _Checkpointer(callback_base):
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             state = json.loads(state_path.read_text()) if state_path.exists() else {}
             scores = validation_score(_predict_windows(self.model, val_mels), labels, corpora)
             scores.update({k: float(v) for k, v in (logs or {}).items()})
@@ -238,7 +242,7 @@ def make_checkpointer(cfg: TrainConfig, val_mels: list[np.ndarray], labels, corp
 _T0 = time.time()
 
 
-def _elapsed(state: dict) -> float:
+def _elapsed(state: dict[str, Any]) -> float:
     """Training seconds, accumulated across resumed invocations."""
     global _T0
     now = time.time()
@@ -247,13 +251,13 @@ def _elapsed(state: dict) -> float:
     return total
 
 
-def _predict_windows(model, log_mels: list[np.ndarray]) -> np.ndarray:
+def _predict_windows(model: Any, log_mels: list[np.ndarray]) -> np.ndarray:
     from models.training.voice.scoring import score_utterances
 
     return score_utterances(log_mels, lambda x: model.predict(x, batch_size=256, verbose=0))
 
 
-def _build_or_resume(cfg: TrainConfig, steps_per_epoch: int):
+def _build_or_resume(cfg: TrainConfig, steps_per_epoch: int) -> tuple[Any, int]:
     """Fresh compiled model, or the last checkpoint of an interrupted run with its epoch."""
     keras = _keras()
     state_path = cfg.run_dir / "state.json"
