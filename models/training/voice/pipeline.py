@@ -1,12 +1,13 @@
 """End-to-end, resumable: feature cache -> train -> baseline -> TFLite export -> test metrics.
 
-Reproduce the shipped model, version 4 (from the repo root; the feature cache takes ~4-6 min
-on 2 cores): version 3's released file averaged with a second run of its recipe::
+Reproduce the shipped model, version 5 (from the repo root; the feature cache takes ~4-6 min
+on 2 cores): version 4's released file (two networks) averaged with a 150-epoch run; the
+thread count is part of the result (same seed and count give identical weights)::
 
-    git show a142a09:models/voice_emotion.tflite > v3/voice_emotion_v3.tflite
-    git show a142a09:models/voice_emotion.metrics.json > v3/voice_emotion_v3.metrics.json
-    nice -n 10 python -m models.training.voice.pipeline --quantisation int8 \
-        --released v3/voice_emotion_v3.tflite --member "--epochs 100 --mel-warp 0.15"
+    git show 8e7a8bc:models/voice_emotion.tflite > v4/voice_v4.tflite
+    git show 8e7a8bc:models/voice_emotion.metrics.json > v4/voice_v4.metrics.json
+    TF_NUM_INTRAOP_THREADS=2 python -m models.training.voice.pipeline --quantisation int8 \
+        --released v4/voice_v4.tflite --member "--epochs 150 --mel-warp 0.15"
 
 Each ``--member`` is one training run (the options of ``models.training.voice.train``); each
 ``--released`` is an earlier released ``.tflite``, rebuilt by ``from_tflite`` (an ensemble file
