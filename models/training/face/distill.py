@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from scipy.special import softmax
 
 from models.training.face import data
 from models.training.face.export import predict_tflite
@@ -49,9 +50,7 @@ def teacher_probabilities(path: Path, images: np.ndarray) -> np.ndarray:
 def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
     """``softmax(log p / T)``: the same ranking, flatter for ``T > 1``."""
     logits = np.log(np.clip(probs, 1e-7, 1.0)) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    soft = np.exp(logits)
-    return (soft / soft.sum(axis=1, keepdims=True)).astype(np.float32)
+    return softmax(logits, axis=1).astype(np.float32)
 
 
 def blended_targets(

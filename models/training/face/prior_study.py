@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from scipy.special import softmax
 
 from models.training.face import data
 from models.training.face.export import classification_metrics, predict_tflite
@@ -25,9 +26,7 @@ ALPHAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 
 def adjusted(probs: np.ndarray, prior: np.ndarray, alpha: float) -> np.ndarray:
     """Probabilities re-normalised after adding ``alpha * log(prior)`` to their logs."""
-    logits = np.log(probs + 1e-9) + alpha * np.log(prior)
-    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
+    return softmax(np.log(probs + 1e-9) + alpha * np.log(prior), axis=1)
 
 
 def study(probs: np.ndarray, labels: np.ndarray, prior: np.ndarray) -> dict[str, dict[str, object]]:

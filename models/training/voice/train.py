@@ -219,14 +219,14 @@ def make_checkpointer(
     """Keras callback: validation UAR each epoch, keep the best weights, save a resumable state."""
     callback_base: Any = _keras().callbacks.Callback
     state_path = cfg.run_dir / "state.json"
+    # Same seed and thread count give bit-identical weights; another count does not.
+    threads = os.environ.get("TF_NUM_INTRAOP_THREADS", "default")
 
     class _Checkpointer(callback_base):
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             state = json.loads(state_path.read_text()) if state_path.exists() else {}
             scores = validation_score(_predict_windows(self.model, val_mels), labels, corpora)
             scores.update({k: float(v) for k, v in (logs or {}).items()})
-            # Same seed and thread count give bit-identical weights; another count does not.
-            threads = os.environ.get("TF_NUM_INTRAOP_THREADS", "default")
             history = [*state.get("history", []), {"epoch": epoch, "threads": threads, **scores}]
             if scores["val_uar_mean"] > state.get("best_score", -1.0):
                 self.model.save_weights(cfg.run_dir / "best.weights.h5")
