@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import softmax
 from sklearn.metrics import balanced_accuracy_score
 
 from models.training.voice.scoring import Predictor, average_by_owner, stack_windows
@@ -50,10 +51,7 @@ class WindowLogProbs:
 
     def utterance_probs(self, offsets: np.ndarray) -> np.ndarray:
         """Utterance probabilities after the offsets (mean of shifted window softmaxes)."""
-        shifted = self.log_probs + offsets
-        shifted -= shifted.max(axis=1, keepdims=True)
-        window_probs = np.exp(shifted)
-        window_probs /= window_probs.sum(axis=1, keepdims=True)
+        window_probs = softmax(self.log_probs + offsets, axis=1)
         return average_by_owner(window_probs, self.owner, self.n)
 
     def subset(self, keep: np.ndarray) -> WindowLogProbs:
