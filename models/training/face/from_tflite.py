@@ -36,24 +36,35 @@ def load(path: Path, probe: np.ndarray) -> list[keras.Model]:
     """Each network inside ``path`` as a Keras model (single pass, no flip averaging).
 
     An ensemble file (version 3 on) holds its networks one after the other; each network's
-    width is read from its stem's channel count (32 at width 1.0). ``probe``: real faces, uint8
-    ``(N, 48, 48)``, to check the networks' average against the file. Raises ``ValueError``
-    when the layers do not line up or the outputs differ.
+    width and fine stem are read from its first layers (see ``_build_for``). ``probe``: real
+    faces, uint8 ``(N, 48, 48)``, to check the networks' average against the file. Raises
+    ``ValueError`` when the layers do not line up or the outputs differ.
     """
     interpreter = tfw.open_interpreter(str(path))
     models = tfw.rebuild_networks(
-        tfw.weighted_layers(interpreter),
-        lambda _, rest: build_model(
-            len(data.LABELS), width=rest[0].kernel.shape[0] / STEM_CHANNELS, folded=True
-        ),
-        _kernel_to_keras,
-        str(path),
+        tfw.weighted_layers(interpreter), _build_for, _kernel_to_keras, str(path)
     )
     faces = probe[..., None].astype(np.float32) / 255.0
     views = [faces, faces[:, :, ::-1]] if _is_flip_averaged(interpreter) else [faces]
     got = np.mean([m.predict(v, verbose=0) for m in models for v in views], axis=0)
     tfw.check_against_file(interpreter, str(path), faces, got)
     return models
+
+
+def _build_for(_: int, rest: list[tfw.WeightedLayer]) -> keras.Model:
+    """The folded network whose first layers are ``rest``'s.
+
+    Every block starts with a depthwise conv, so two plain convs in a row mean a fine stem
+    (``--fine-stem``) before the strided stem; the strided stem's channel count gives the width.
+    """
+    fine_stem = rest[0].kernel.shape[0] if rest[1].op == "CONV_2D" else 0
+    stem = rest[1] if fine_stem else rest[0]
+    return build_model(
+        len(data.LABELS),
+        width=stem.kernel.shape[0] / STEM_CHANNELS,
+        fine_stem=fine_stem,
+        folded=True,
+    )
 
 
 def _is_flip_averaged(interpreter: Interpreter) -> bool:
