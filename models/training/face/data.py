@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -102,6 +104,15 @@ def load_split(name: str) -> Split:
     np.savez(tmp, images=images, labels=labels)
     os.replace(tmp, cache)
     return Split(images=images, labels=labels)
+
+
+# Every released face model was validated on this split of ``train/``; members must share it.
+SPLIT_SEED = 1234
+
+
+def split_seed(config: Mapping[str, Any]) -> int:
+    """A run config's split seed; runs from before ``split_seed`` existed split with ``seed``."""
+    return int(config.get("split_seed", config["seed"]))
 
 
 def train_val_split(split: Split, val_fraction: float, seed: int) -> tuple[Split, Split]:

@@ -5,7 +5,7 @@ Run from the repository root to export the best checkpoint of a (possibly still 
     python -m models.training.face.export --run-name w1-e60-s1234 --out models/
 
 Name ``--run-name`` more than once to export an ensemble: one graph that averages the runs'
-probabilities (the runs must share the validation split, i.e. ``val_fraction`` and ``seed``).
+probabilities (the runs must share the validation split, i.e. ``val_fraction`` and ``split_seed``).
 ``--released FILE`` adds the network(s) of an earlier released ``.tflite`` (split seed 1234) as
 members, rebuilt from the file by ``from_tflite``::
 
@@ -260,7 +260,7 @@ def export_runs(
     loaded = [load_released(path, val.images[:PROBE_FACES]) for path in released]
     runs = [load_run(folder) for folder in folders]
     states = [state for _, state in loaded] + [state for _, state in runs]
-    split_keys = {(s["config"]["val_fraction"], s["config"]["seed"]) for s in states}
+    split_keys = {(s["config"]["val_fraction"], data.split_seed(s["config"])) for s in states}
     if len(split_keys) > 1:
         # Another split would put one member's training images in the other's validation.
         raise ValueError(f"members use different validation splits: {sorted(split_keys)}")
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> None:
     folders = [data.cache_dir() / "checkpoints" / name for name in args.run_name]
     config = json.loads((folders[0] / "state.json").read_text())["config"]
     train, val = data.train_val_split(
-        data.load_split("train"), config["val_fraction"], config["seed"]
+        data.load_split("train"), config["val_fraction"], data.split_seed(config)
     )
     export_runs(folders, args.out, (train, val, data.load_split("test")), args.released)
 

@@ -59,6 +59,8 @@ class Config:
     val_fraction: float
     seed: int
     smoke: bool
+    # The validation split's own seed, so members with different training seeds share one split.
+    split_seed: int = data.SPLIT_SEED
     # Distillation: the teacher file's sha256 (None: hard labels only), blend weight, temperature.
     teacher_sha256: str | None = None
     distill_weight: float = 0.0
@@ -93,7 +95,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--distill-temperature", type=float, default=2.0, help="softens the teacher's answers"
     )
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--seed", type=int, default=1234, help="weights, order, augmentation")
+    parser.add_argument(
+        "--split-seed", type=int, default=data.SPLIT_SEED, help="train/validation split"
+    )
     parser.add_argument("--threads", type=int, default=2, help="TF intra-op threads")
     parser.add_argument("--run-name", default=None, help="checkpoint folder name")
     parser.add_argument("--resume", action="store_true", help="continue from last checkpoint")
@@ -124,6 +129,7 @@ def make_config(args: argparse.Namespace) -> Config:
         val_fraction=args.val_fraction,
         seed=args.seed,
         smoke=args.smoke,
+        split_seed=args.split_seed,
         teacher_sha256=distill.file_sha256(args.teacher) if args.teacher else None,
         distill_weight=args.distill_weight if args.teacher else 0.0,
         distill_temperature=args.distill_temperature if args.teacher else 1.0,
@@ -245,6 +251,8 @@ def prepare_checkpoints(
         return checkpoints, initial_state(config, command)
     if not args.resume:
         raise SystemExit(f"{checkpoints.folder} has a run; pass --resume or --fresh")
+    # A run checkpointed before split_seed existed split its data with its training seed.
+    state["config"].setdefault("split_seed", data.split_seed(state["config"]))
     if state["config"] != asdict(config):
         _reschedule(state, config, command, allowed=args.reschedule)
     return checkpoints, state
@@ -336,7 +344,9 @@ def fit(
 
 def load_splits(config: Config) -> tuple[data.Split, data.Split, data.Split]:
     """Train/validation split of ``train/`` plus the held-out test set."""
-    train, val = data.train_val_split(data.load_split("train"), config.val_fraction, config.seed)
+    train, val = data.train_val_split(
+        data.load_split("train"), config.val_fraction, config.split_seed
+    )
     test = data.load_split("test")
     if config.smoke:
         train = data.subset(train, SMOKE_TRAIN_SIZE, config.seed)
