@@ -20,9 +20,10 @@ from ai_edge_litert.interpreter import Interpreter
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # The largest difference in probability tolerated between a file and its rebuilt model. With
 # int8 weights the runtime also quantises activations on the fly (dynamic range), which the
-# float rebuild does not: measured 0.004 on voice version 4, against 0.79 for a wrong mapping.
+# float rebuild does not: measured 0.004 on voice version 4 and 0.011 on face version 4 (four
+# passes of quantised activations), against 0.79 for a wrong mapping.
 TOLERANCE = 1e-3
-INT8_TOLERANCE = 1e-2
+INT8_TOLERANCE = 2e-2
 
 
 @dataclass(frozen=True)
