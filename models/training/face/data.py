@@ -112,7 +112,7 @@ SPLIT_SEED = 1234
 
 def split_seed(config: Mapping[str, Any]) -> int:
     """A run config's split seed; runs from before ``split_seed`` existed split with ``seed``."""
-    return int(config.get("split_seed", config["seed"]))
+    return int(config["split_seed"] if "split_seed" in config else config["seed"])
 
 
 def train_val_split(split: Split, val_fraction: float, seed: int) -> tuple[Split, Split]:

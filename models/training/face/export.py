@@ -223,7 +223,7 @@ def load_run(folder: Path) -> tuple[keras.Model, dict[str, Any]]:
 def load_released(path: Path, probe: np.ndarray) -> tuple[list[keras.Model], dict[str, Any]]:
     """A released ``.tflite``'s networks as members, and what its own metrics file says.
 
-    Every released face model so far was trained on the split of seed 1234; ``probe``
+    Every released face model so far was trained on the split of ``data.SPLIT_SEED``; ``probe``
     (validation faces) checks the rebuilt networks against the file.
     """
     models = from_tflite.load(path, probe)
@@ -237,7 +237,7 @@ def load_released(path: Path, probe: np.ndarray) -> tuple[list[keras.Model], dic
         "val_accuracy": metrics_json.get("val_accuracy"),
         "training_command": metrics_json.get("training_command"),
         "schedule_changes": metrics_json.get("schedule_changes", []),
-        "config": metrics_json.get("config", {"val_fraction": 0.1, "seed": 1234}),
+        "config": metrics_json.get("config", {"val_fraction": 0.1, "seed": data.SPLIT_SEED}),
     }
 
 
