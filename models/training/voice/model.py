@@ -45,7 +45,9 @@ def build_classifier(
     for channels, kernel, pool in BLOCKS:
         x = _conv_block(x, round(channels * width), kernel, pool, folded)
     # Average + max pooling over time: emotion cues are often short bursts inside a window.
-    x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
+    pooled = [layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)]
+    # Named: the speaker-adversarial head (training only) attaches here.
+    x = layers.Concatenate(name="embedding")(pooled)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(len(LABELS), activation="softmax", name="emotion")(x)
     return keras.Model(inputs, outputs, name=name)

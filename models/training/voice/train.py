@@ -44,6 +44,7 @@ class TrainConfig:
     mel_warp: float = 0.0
     mixup: float = 0.0
     width: float = 1.0
+    speaker_adversary: float = 0.0
 
     @property
     def feature_dir(self) -> Path:
@@ -57,6 +58,7 @@ class TrainConfig:
         tag += f"_warp{self.mel_warp:g}" if self.mel_warp > 0 else ""
         tag += f"_mixup{self.mixup:g}" if self.mixup > 0 else ""
         tag += f"_w{self.width:g}" if self.width != 1.0 else ""
+        tag += f"_adv{self.speaker_adversary:g}" if self.speaker_adversary > 0 else ""
         return self.cache_dir / f"run_{self.arch}{tag}_e{self.epochs}_seed{self.seed}"
 
 
@@ -112,7 +114,10 @@ class TrainBatches:
         weights: np.ndarray,
         cfg: TrainConfig,
         first_epoch: int,
+        speakers: np.ndarray | None = None,
     ) -> Any:
+        """Batches of (windows, one-hot emotions, loss weights); with ``speakers`` the
+        targets are (emotions, speaker indices), the second for the adversarial head."""
         keras = _keras()
         dataset_base: Any = keras.utils.PyDataset
 
@@ -129,11 +134,13 @@ class TrainBatches:
             def __len__(self) -> int:
                 return int(np.ceil(len(variants) / cfg.batch_size))
 
-            def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            def __getitem__(self, idx: int) -> tuple[np.ndarray, Any, np.ndarray]:
                 rng = np.random.default_rng([cfg.seed, self.epoch, idx])
                 ids = self.order[idx * cfg.batch_size : (idx + 1) * cfg.batch_size]
                 x = np.stack([_draw(variants[i], rng, cfg.mel_warp) for i in ids])[..., None]
                 y = keras.utils.to_categorical(labels[ids], len(LABELS))
+                if speakers is not None:
+                    return x, (y, speakers[ids]), weights[ids]
                 return mixup(x, y, weights[ids], cfg.mixup, rng)
 
             def on_epoch_end(self) -> None:
@@ -216,7 +223,13 @@ def validation_score(
 def make_checkpointer(
     cfg: TrainConfig, val_mels: list[np.ndarray], labels: np.ndarray, corpora: np.ndarray
 ) -> Any:
-    """Keras callback: validation UAR each epoch, keep the best weights, save a resumable state."""
+    """Keras callback: validation UAR each epoch, keep the best weights, save a resumable state.
+
+    The best weights are the emotion classifier's alone (a speaker head is dropped), so they
+    load into ``build_classifier`` for export; ``last.keras`` is the whole training model.
+    """
+    from models.training.voice.adversary import emotion_classifier
+
     callback_base: Any = _keras().callbacks.Callback
     state_path = cfg.run_dir / "state.json"
     # Same seed and thread count give bit-identical weights; another count does not.
@@ -225,11 +238,12 @@ def make_checkpointer(
     class _Checkpointer(callback_base):
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             state = json.loads(state_path.read_text()) if state_path.exists() else {}
-            scores = validation_score(_predict_windows(self.model, val_mels), labels, corpora)
+            classifier = emotion_classifier(self.model)
+            scores = validation_score(_predict_windows(classifier, val_mels), labels, corpora)
             scores.update({k: float(v) for k, v in (logs or {}).items()})
             history = [*state.get("history", []), {"epoch": epoch, "threads": threads, **scores}]
             if scores["val_uar_mean"] > state.get("best_score", -1.0):
-                self.model.save_weights(cfg.run_dir / "best.weights.h5")
+                classifier.save_weights(cfg.run_dir / "best.weights.h5")
                 state.update(best_score=scores["val_uar_mean"], best_epoch=epoch)
             self.model.save(cfg.run_dir / "last.keras")
             state.update(history=history, last_epoch=epoch, seconds=_elapsed(state))
@@ -257,17 +271,31 @@ def _predict_windows(model: Any, log_mels: list[np.ndarray]) -> np.ndarray:
     return score_utterances(log_mels, lambda x: model.predict(x, batch_size=256, verbose=0))
 
 
-def _build_or_resume(cfg: TrainConfig, steps_per_epoch: int) -> tuple[Any, int]:
-    """Fresh compiled model, or the last checkpoint of an interrupted run with its epoch."""
+def _build_or_resume(cfg: TrainConfig, steps_per_epoch: int, n_speakers: int) -> tuple[Any, int]:
+    """Fresh compiled model, or the last checkpoint of an interrupted run with its epoch.
+
+    With ``cfg.speaker_adversary`` the model has a second, speaker output (``n_speakers``).
+    """
     keras = _keras()
+    # Imported before loading: it registers the gradient-reversal layer a resumed run needs.
+    from models.training.voice.adversary import with_speaker_adversary
+    from models.training.voice.model import build_classifier
+
     state_path = cfg.run_dir / "state.json"
     if (cfg.run_dir / "last.keras").exists() and state_path.exists():
         state = json.loads(state_path.read_text())
         LOG.info("resuming %s after epoch %d", cfg.run_dir, state["last_epoch"])
         return keras.models.load_model(cfg.run_dir / "last.keras"), state["last_epoch"] + 1
-    from models.training.voice.model import build_classifier
 
     model = build_classifier(width=cfg.width)
+    emotion_loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
+    losses: Any = emotion_loss
+    metrics: Any = ["accuracy"]
+    if cfg.speaker_adversary > 0:
+        model = with_speaker_adversary(model, n_speakers)
+        # Lists in output order: Keras 3 does not match dict targets to a list of outputs.
+        losses = [emotion_loss, keras.losses.SparseCategoricalCrossentropy()]
+        metrics = [["accuracy"], ["accuracy"]]
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=cfg.peak_lr / 20,
         decay_steps=(cfg.epochs - cfg.warmup_epochs) * steps_per_epoch,
@@ -277,8 +305,8 @@ def _build_or_resume(cfg: TrainConfig, steps_per_epoch: int) -> tuple[Any, int]:
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-        weighted_metrics=["accuracy"],
+        loss=losses,
+        weighted_metrics=metrics,
     )
     return model, 0
 
@@ -286,6 +314,8 @@ def _build_or_resume(cfg: TrainConfig, steps_per_epoch: int) -> tuple[Any, int]:
 def train(cfg: TrainConfig, clips: list[Clip]) -> Path:
     """Run (or resume) training; returns the run directory with ``best.weights.h5``."""
     keras = _keras()
+    from models.training.voice.adversary import make_ramp_callback, speaker_indices
+
     keras.utils.set_random_seed(cfg.seed)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     clean = load_set(cfg.feature_dir / "clean.npz")
@@ -295,7 +325,8 @@ def train(cfg: TrainConfig, clips: list[Clip]) -> Path:
     corpora = np.array([c.corpus for c in clips])
     train_ids, val_ids = np.flatnonzero(splits == "train"), np.flatnonzero(splits == "val")
     steps = int(np.ceil(train_ids.size / cfg.batch_size))
-    model, first_epoch = _build_or_resume(cfg, steps)
+    speakers, n_speakers = speaker_indices(clips, train_ids)
+    model, first_epoch = _build_or_resume(cfg, steps, n_speakers)
     if first_epoch >= cfg.epochs:
         LOG.info("run %s already finished", cfg.run_dir)
         return cfg.run_dir
@@ -305,12 +336,14 @@ def train(cfg: TrainConfig, clips: list[Clip]) -> Path:
         sample_weights(clips, train_ids),
         cfg,
         first_epoch,
+        speakers if cfg.speaker_adversary > 0 else None,
     )
     val_mels = [clean.item(int(i)) for i in val_ids]
-    checkpointer = make_checkpointer(cfg, val_mels, labels[val_ids], corpora[val_ids])
-    model.fit(
-        batches, epochs=cfg.epochs, initial_epoch=first_epoch, callbacks=[checkpointer], verbose=2
-    )
+    callbacks = [make_checkpointer(cfg, val_mels, labels[val_ids], corpora[val_ids])]
+    if cfg.speaker_adversary > 0:
+        # Before the checkpointer's epoch end: set at each epoch's start.
+        callbacks.insert(0, make_ramp_callback(cfg.epochs, cfg.speaker_adversary))
+    model.fit(batches, epochs=cfg.epochs, initial_epoch=first_epoch, callbacks=callbacks, verbose=2)
     return cfg.run_dir
 
 
@@ -329,7 +362,15 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument(
         "--width", type=float, default=TrainConfig.width, help="channel multiplier of the CNN"
     )
+    parser.add_argument(
+        "--speaker-adversary",
+        type=float,
+        default=TrainConfig.speaker_adversary,
+        help="peak gradient-reversal strength of a speaker head; 0 = off",
+    )
     args = parser.parse_args(argv)
+    if args.speaker_adversary > 0 and args.mixup > 0:
+        parser.error("--speaker-adversary and --mixup do not combine (mixed speakers)")
     # The window normalisation is a module setting so the device function keeps one signature.
     features.NORM_MODE = args.norm
     return TrainConfig(
@@ -341,6 +382,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         mel_warp=args.mel_warp,
         mixup=args.mixup,
         width=args.width,
+        speaker_adversary=args.speaker_adversary,
     )
 
 
