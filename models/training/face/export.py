@@ -234,10 +234,14 @@ def load_released(path: Path, probe: np.ndarray) -> tuple[list[keras.Model], dic
     return models, {
         "networks": len(models),
         "released_file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "val_accuracy": metrics_json.get("val_accuracy"),
+        # One run's metrics say how it was trained; an ensemble's say it of its members, so
+        # its own members and released members are kept whole (the lineage back to run one).
+        "val_accuracy": metrics_json.get("val_accuracy", metrics_json.get("val_accuracy_exported")),
         "training_command": metrics_json.get("training_command"),
         "schedule_changes": metrics_json.get("schedule_changes", []),
         "config": metrics_json.get("config", {"val_fraction": 0.1, "seed": data.SPLIT_SEED}),
+        "members": metrics_json.get("members", []),
+        "released_members": metrics_json.get("released_members", []),
     }
 
 
