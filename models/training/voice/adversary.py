@@ -1,11 +1,12 @@
 """Speaker-adversarial training: a speaker head behind a gradient-reversal layer.
 
 The voice model fails on Polish speakers it never heard ("sad" takes 42 % of the nEMO test
-answers) while it does well on the validation speaker: what it learned is partly who is
-speaking. A second head learns to name the training speaker from the pooled embedding, and
-the reversed gradient pushes the embedding to hide it (domain-adversarial training, Ganin et
-al. 2016; used for speaker-invariant emotion recognition by Li et al. 2019). The head is for
-training only: the checkpoint and the export keep the emotion classifier alone.
+answers) while it does well on the validation speaker. The hypothesis tested here: it leans on
+who is speaking. A second head learns to name the training speaker from the pooled embedding,
+and the reversed gradient pushes the embedding to hide it (domain-adversarial training, Ganin
+et al. 2016; for speaker-invariant emotion recognition, Li et al., ICASSP 2020). The head is
+for training only: ``best.weights.h5`` and the export hold the emotion classifier alone.
+At peak 0.3 it lost on validation and did not move the "sad" share (model card, "Assessment").
 """
 
 from __future__ import annotations
