@@ -13,7 +13,9 @@ def study_args(description: str, argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", type=Path, default=Path("models/face_expression.tflite"))
     parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument(
+        "--seed", type=int, default=data.SPLIT_SEED, help="split seed of the studied model"
+    )
     return parser.parse_args(argv)
 
 

@@ -22,6 +22,8 @@ from models.training.voice.data import Clip
 
 # Name of the classifier's pooled embedding layer, where the speaker head attaches.
 EMBEDDING_LAYER = "embedding"
+# Name of the reversal layer in the training model, whose strength the ramp sets.
+REVERSAL_LAYER = "gradient_reversal"
 
 
 @keras.saving.register_keras_serializable(package="moodsense")
@@ -43,7 +45,7 @@ class GradientReversal(layers.Layer):
 def with_speaker_adversary(classifier: keras.Model, n_speakers: int) -> keras.Model:
     """Training model: the classifier's emotion output plus a reversed-gradient speaker head."""
     embedding = classifier.get_layer(EMBEDDING_LAYER).output
-    x = GradientReversal(name="gradient_reversal")(embedding)
+    x = GradientReversal(name=REVERSAL_LAYER)(embedding)
     x = layers.Dense(128, activation="relu", name="speaker_hidden")(x)
     speaker = layers.Dense(n_speakers, activation="softmax", name="speaker")(x)
     return keras.Model(classifier.inputs, [classifier.outputs[0], speaker], name="adversarial")
@@ -68,7 +70,7 @@ def make_ramp_callback(epochs: int, peak: float) -> Any:
 
     class _Ramp(callback_base):
         def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-            self.model.get_layer("gradient_reversal").strength.assign(ramp(epoch, epochs, peak))
+            self.model.get_layer(REVERSAL_LAYER).strength.assign(ramp(epoch, epochs, peak))
 
     return _Ramp()
 

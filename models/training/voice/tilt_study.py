@@ -19,7 +19,7 @@ from collections import defaultdict
 import numpy as np
 
 from models.training.voice.cache import load_set
-from models.training.voice.data import Clip, all_clips
+from models.training.voice.data import all_clips
 from models.training.voice.train import TrainConfig
 
 CLASSES = ("neutral", "sad", "happy", "angry")
@@ -40,19 +40,15 @@ def main() -> None:
     tilts: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for index, clip in enumerate(clips):
         if clip.corpus == "nemo" and clip.label in CLASSES:
-            tilts[clip.speaker][clip.label].append(spectral_tilt(clean.item(index)))
+            key = f"{clip.speaker} ({clip.split})"
+            tilts[key][clip.label].append(spectral_tilt(clean.item(index)))
     report = {
-        f"{speaker} ({clips_split(clips, speaker)})": {
+        speaker: {
             label: round(float(np.mean(values)), 3) for label, values in sorted(by_label.items())
         }
         for speaker, by_label in sorted(tilts.items())
     }
     print(json.dumps(report, indent=1))
-
-
-def clips_split(clips: list[Clip], speaker: str) -> str:
-    """``train``, ``val`` or ``test`` for a speaker."""
-    return next(c.split for c in clips if c.speaker == speaker)
 
 
 if __name__ == "__main__":

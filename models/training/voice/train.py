@@ -236,9 +236,13 @@ def make_checkpointer(
     threads = os.environ.get("TF_NUM_INTRAOP_THREADS", "default")
 
     class _Checkpointer(callback_base):
+        def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+            # Built once: it shares the training model's layers, so it sees every update.
+            self.classifier = emotion_classifier(self.model)
+
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             state = json.loads(state_path.read_text()) if state_path.exists() else {}
-            classifier = emotion_classifier(self.model)
+            classifier = self.classifier
             scores = validation_score(_predict_windows(classifier, val_mels), labels, corpora)
             scores.update({k: float(v) for k, v in (logs or {}).items()})
             history = [*state.get("history", []), {"epoch": epoch, "threads": threads, **scores}]
