@@ -12,7 +12,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,20 @@ def train_val_split(split: Split, val_fraction: float, seed: int) -> tuple[Split
         Split(split.images[train_idx], split.labels[train_idx]),
         Split(split.images[val_idx], split.labels[val_idx]),
     )
+
+
+def fold_ids(labels: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Each face's fold (0 .. n_folds - 1) in a stratified partition fixed by ``seed``.
+
+    Out-of-fold teachers (``--hold-out-fold K/N``) and their student compute it on the same
+    training part with the same seed, so every face is scored by the one teacher that never
+    trained on it.
+    """
+    folds = np.empty(len(labels), dtype=np.int64)
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for fold, (_, held) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+        folds[held] = fold
+    return folds
 
 
 def class_weights(labels: np.ndarray, power: float) -> np.ndarray:

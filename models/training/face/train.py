@@ -6,7 +6,8 @@ Run from the repository root::
 
 Checkpoints (model + optimizer state + epoch) are written every epoch under
 ``$MOODSENSE_CACHE/face/checkpoints/<run name>``; ``--resume`` continues an interrupted run.
-``--teacher FILE.tflite`` distils a released model into this run (see ``distill.py``).
+``--teacher FILE.tflite`` distils a released model into this run; ``--oof-teachers RUN ...``
+distils out-of-fold teacher runs made with ``--hold-out-fold K/N`` (see ``distill.py``).
 """
 
 from __future__ import annotations
@@ -65,6 +66,25 @@ class Config:
     teacher_sha256: str | None = None
     distill_weight: float = 0.0
     distill_temperature: float = 1.0
+    # An out-of-fold teacher trains without fold ``hold_out_fold`` of ``n_folds`` (0: all faces).
+    hold_out_fold: int = -1
+    n_folds: int = 0
+
+
+def parse_fold(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> ``(K, N)`` with ``0 <= K < N`` and ``N >= 2``."""
+    try:
+        fold, n_folds = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N, e.g. 0/2, got {text!r}") from None
+    if n_folds < 2 or not 0 <= fold < n_folds:
+        raise argparse.ArgumentTypeError(f"need 0 <= K < N and N >= 2, got {text!r}")
+    return fold, n_folds
+
+
+def teacher_runs(args: argparse.Namespace) -> list[Path]:
+    """Checkpoint folders of the ``--oof-teachers`` runs (none without the option)."""
+    return [data.cache_dir() / "checkpoints" / name for name in args.oof_teachers or []]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -88,7 +108,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--augment-strength", type=float, default=1.0, help="scales augmentation ranges"
     )
     parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--teacher", type=Path, default=None, help="released .tflite to distil")
+    teachers = parser.add_mutually_exclusive_group()
+    teachers.add_argument("--teacher", type=Path, default=None, help="released .tflite to distil")
+    teachers.add_argument(
+        "--oof-teachers",
+        nargs="+",
+        default=None,
+        metavar="RUN",
+        help="checkpoint runs made with --hold-out-fold K/N, one per fold, to distil",
+    )
+    parser.add_argument(
+        "--hold-out-fold",
+        type=parse_fold,
+        default=(-1, 0),
+        metavar="K/N",
+        help="train without fold K of N of the training part (an out-of-fold teacher)",
+    )
     parser.add_argument(
         "--distill-weight", type=float, default=0.5, help="share of the teacher in the targets"
     )
@@ -115,6 +150,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def make_config(args: argparse.Namespace) -> Config:
     """Build the run config; the smoke run forces a single epoch."""
+    distilling = bool(args.teacher or args.oof_teachers)
+    if args.oof_teachers and (args.smoke or args.hold_out_fold[1]):
+        # A subset of the training part would not line up with the teachers' folds.
+        raise SystemExit("--oof-teachers cannot be combined with --smoke or --hold-out-fold")
+    if args.teacher:
+        teacher_sha256: str | None = distill.file_sha256(args.teacher)
+    elif args.oof_teachers:
+        teacher_sha256 = distill.runs_sha256(teacher_runs(args))
+    else:
+        teacher_sha256 = None
     return Config(
         epochs=1 if args.smoke else args.epochs,
         batch_size=args.batch_size,
@@ -130,9 +175,11 @@ def make_config(args: argparse.Namespace) -> Config:
         seed=args.seed,
         smoke=args.smoke,
         split_seed=args.split_seed,
-        teacher_sha256=distill.file_sha256(args.teacher) if args.teacher else None,
-        distill_weight=args.distill_weight if args.teacher else 0.0,
-        distill_temperature=args.distill_temperature if args.teacher else 1.0,
+        teacher_sha256=teacher_sha256,
+        distill_weight=args.distill_weight if distilling else 0.0,
+        distill_temperature=args.distill_temperature if distilling else 1.0,
+        hold_out_fold=args.hold_out_fold[0],
+        n_folds=args.hold_out_fold[1],
     )
 
 
@@ -251,8 +298,11 @@ def prepare_checkpoints(
         return checkpoints, initial_state(config, command)
     if not args.resume:
         raise SystemExit(f"{checkpoints.folder} has a run; pass --resume or --fresh")
-    # A run checkpointed before split_seed existed split its data with its training seed.
+    # A run checkpointed before split_seed existed split its data with its training seed;
+    # one from before hold-out folds trained on every face.
     state["config"].setdefault("split_seed", data.split_seed(state["config"]))
+    state["config"].setdefault("hold_out_fold", -1)
+    state["config"].setdefault("n_folds", 0)
     if state["config"] != asdict(config):
         _reschedule(state, config, command, allowed=args.reschedule)
     return checkpoints, state
@@ -279,12 +329,17 @@ def _reschedule(state: dict[str, Any], config: Config, command: str, allowed: bo
     state["command"] += f" ; resumed at epoch {state['epoch']} with: {command}"
 
 
-def training_targets(train: data.Split, config: Config, teacher: Path | None) -> np.ndarray:
+def training_targets(
+    train: data.Split, config: Config, teacher: Path | None, oof_teachers: list[Path]
+) -> np.ndarray:
     """One-hot labels, blended with the teacher's soft answers when distilling."""
     one_hot = keras.utils.to_categorical(train.labels, len(data.LABELS)).astype(np.float32)
-    if teacher is None:
+    if teacher is not None:
+        probs = distill.teacher_probabilities(teacher, train.images)
+    elif oof_teachers:
+        probs = distill.oof_teacher_probabilities(oof_teachers, train, config.split_seed)
+    else:
         return one_hot
-    probs = distill.teacher_probabilities(teacher, train.images)
     agreement = float((probs.argmax(axis=1) == train.labels).mean())
     logger.info("teacher agrees with %.3f of the training labels", agreement)
     return distill.blended_targets(
@@ -348,6 +403,11 @@ def load_splits(config: Config) -> tuple[data.Split, data.Split, data.Split]:
         data.load_split("train"), config.val_fraction, config.split_seed
     )
     test = data.load_split("test")
+    if config.n_folds:
+        keep = (
+            data.fold_ids(train.labels, config.n_folds, config.split_seed) != config.hold_out_fold
+        )
+        train = data.Split(train.images[keep], train.labels[keep])
     if config.smoke:
         train = data.subset(train, SMOKE_TRAIN_SIZE, config.seed)
         val = data.subset(val, SMOKE_VAL_SIZE, config.seed)
@@ -374,7 +434,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if state["epoch"] > 0:
         restore(model, checkpoints)
-    targets = training_targets(train, config, args.teacher)
+    targets = training_targets(train, config, args.teacher, teacher_runs(args))
     state = fit(model, (train, val), config, checkpoints, state, targets)
     if args.no_export:
         return
