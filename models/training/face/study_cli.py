@@ -9,16 +9,24 @@ from models.training.face import data
 
 
 def study_args(description: str, argv: list[str] | None) -> argparse.Namespace:
-    """``--model`` (the .tflite to study), ``--val-fraction`` and ``--seed`` of the split."""
+    """``--model`` (the .tflite to study), ``--val-fraction`` and ``--split-seed`` of the split.
+
+    ``--split-seed`` has the same name and meaning as in ``train``; ``--seed`` is its old name.
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", type=Path, default=Path("models/face_expression.tflite"))
     parser.add_argument("--val-fraction", type=float, default=0.1)
     parser.add_argument(
-        "--seed", type=int, default=data.SPLIT_SEED, help="split seed of the studied model"
+        "--split-seed",
+        "--seed",
+        dest="split_seed",
+        type=int,
+        default=data.SPLIT_SEED,
+        help="split seed of the studied model",
     )
     return parser.parse_args(argv)
 
 
 def train_and_validation(args: argparse.Namespace) -> tuple[data.Split, data.Split]:
     """The training split's own train/validation parts, as the training run drew them."""
-    return data.train_val_split(data.load_split("train"), args.val_fraction, args.seed)
+    return data.train_val_split(data.load_split("train"), args.val_fraction, args.split_seed)
