@@ -39,8 +39,9 @@ class WeightedLayer:
 def weighted_layers(interpreter: Interpreter) -> list[WeightedLayer]:
     """Each distinct weighted layer in order of first use.
 
-    A graph may run a network twice on shared weights (flip averaging): each weight tensor is
-    taken once. Weights come back as float32, whether stored as float32, float16 or int8.
+    A graph may run a network twice on shared weights (flip averaging in older files): each
+    weight tensor is taken once. Weights come back as float32, whether stored as float32,
+    float16 or int8.
     """
     ops = interpreter._get_ops_details()  # the public API has no graph view
     # float16 weights reach the kernels through DEQUANTIZE ops: read their constant inputs

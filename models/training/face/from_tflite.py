@@ -2,9 +2,9 @@
 
 ``build_model(folded=True)`` has the form TFLite stores (BatchNorm folded into conv biases), so
 the weights copy across layer by layer; ``load`` then runs both on real faces and refuses a
-mismatch. The file may average the face with its mirror image: that graph runs the network twice
-on shared weights, and the rebuilt model is the single pass. int8-weight files are read through
-their per-channel scales.
+mismatch. The file may average the face with its mirror image (as two calls on shared weights
+up to version 5, as one batch of two after), and the rebuilt model is the single pass.
+int8-weight files are read through their per-channel scales.
 """
 
 from __future__ import annotations
