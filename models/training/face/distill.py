@@ -57,7 +57,10 @@ def runs_sha256(folders: Sequence[Path]) -> str:
     """Hex sha256 over the teacher runs' best weights, in order, recorded in the run config."""
     digest = hashlib.sha256()
     for folder in folders:
-        digest.update((folder / "best.weights.h5").read_bytes())
+        weights = folder / "best.weights.h5"
+        if not weights.is_file():
+            raise SystemExit(f"teacher run {folder.name}: no {weights}")
+        digest.update(weights.read_bytes())
     return digest.hexdigest()
 
 
