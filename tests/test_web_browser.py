@@ -287,6 +287,10 @@ def test_another_kiosks_alert_shows_here_and_its_ack_reaches_that_kiosk_signed(
         assert signed_per_the_contract(topic, request, SITE_KEY)
         open_alert = next(p for p in sibling.alert_payloads() if p["phase"] == "new")
         assert request["args"] == {"alert_id": open_alert["alert_id"]}
+        # kiosk-4 takes the command on its MQTT thread: feed only once it has answered, or its
+        # updates may all go out before the acknowledgement is recorded
+        result = sibling.service.topics.command_result("ack")
+        sibling.alerts.wait_for(lambda m: any(x.topic == result for x in m))
         sibling.feed("angry", 12)  # kiosk-4 shows the acknowledgement in its next update
         expect(remote).to_contain_text("Acknowledged")
         sibling.feed(None, 12)  # the customer leaves: the alert ends on kiosk-4
