@@ -28,7 +28,13 @@ import numpy as np
 from scipy.special import softmax
 
 from models.training.face import data
-from models.training.face.export import load_run, predict_tflite, to_float, with_flip_tta
+from models.training.face.export import (
+    best_weights,
+    load_run,
+    predict_tflite,
+    to_float,
+    with_flip_tta,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +63,7 @@ def runs_sha256(folders: Sequence[Path]) -> str:
     """Hex sha256 over the teacher runs' best weights, in order, recorded in the run config."""
     digest = hashlib.sha256()
     for folder in folders:
-        weights = folder / "best.weights.h5"
-        if not weights.is_file():
-            raise SystemExit(f"teacher run {folder.name}: no {weights}")
-        digest.update(weights.read_bytes())
+        digest.update(best_weights(folder).read_bytes())
     return digest.hexdigest()
 
 

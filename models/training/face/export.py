@@ -210,6 +210,14 @@ def choose_variant(
     return chosen, exported[chosen], scores
 
 
+def best_weights(folder: Path) -> Path:
+    """The run's best checkpoint; a run without one (never finished an epoch) stops the command."""
+    weights = folder / "best.weights.h5"
+    if not weights.is_file():
+        raise SystemExit(f"run {folder.name}: no {weights}")
+    return weights
+
+
 def load_run(folder: Path) -> tuple[keras.Model, dict[str, Any]]:
     """The best weights of one training run and its saved state."""
     state = json.loads((folder / "state.json").read_text())
@@ -221,7 +229,7 @@ def load_run(folder: Path) -> tuple[keras.Model, dict[str, Any]]:
         # Runs from before the option have no key: they had no fine stem.
         fine_stem=config.get("fine_stem", 0),
     )
-    model.load_weights(str(folder / "best.weights.h5"))
+    model.load_weights(str(best_weights(folder)))
     model.name = _member_name(folder.name)
     return model, state
 
