@@ -2,6 +2,7 @@
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -175,6 +176,35 @@ def test_a_camera_that_stops_delivering_is_reopened_after_stale_after_s(rig: Cam
     finally:
         rig.halted = True
         source.close()
+
+
+def test_a_camera_that_opens_but_never_delivers_is_retried_with_growing_delays(
+    rig: CameraRig,
+) -> None:
+    """A device that opens and then fails every read (a half-dead USB hub) must not be hammered
+    at the minimum pace, nor reported "ok": only delivered frames reset the backoff."""
+    config = CameraConfig(fps=100, reopen_min_s=0.02, reopen_max_s=0.4, stale_after_s=0.05)
+    opened_at: list[float] = []
+
+    def timed(device: int | str) -> CaptureDevice:
+        opened_at.append(time.monotonic())
+        return rig.factory(device)
+
+    rig.fail_reads = True
+    source = CameraSource(config, capture_factory=timed)
+    states = set()
+    try:
+        while len(opened_at) < 6:
+            states.add(source.health().state)
+            rig.wait_for(lambda: rig.failed_reads > 0)
+            time.sleep(0.005)
+    finally:
+        rig.halted = True
+        source.close()
+    # Delays 0.02, 0.04, 0.08, 0.16, 0.32 s after each stale wait: the fifth is at least 0.32.
+    # Reset on every open (the old behaviour) kept every gap near 0.05 + 0.02.
+    assert opened_at[5] - opened_at[4] >= 0.32
+    assert states == {"reopening"}
 
 
 def test_closed_camera_reports_stopped_and_returns_nothing(

@@ -150,14 +150,18 @@ class CameraSource:
                 continue
             logger.info("Camera %s opened after %d failed attempts", self._name, attempts)
             attempts = 0
-            backoff.reset()
+            worked_s = 0.0
             try:
-                self._grab_until_lost(device)
+                worked_s = self._grab_until_lost(device)
             except Exception:
                 # A driver error must not end the thread: treat it as a lost camera.
                 logger.exception("Camera %s failed while reading", self._name)
             finally:
                 device.release()
+            # Only a camera that delivered for a while earns a quick retry: one that opens and
+            # then never reads (a half-dead USB hub) must not be reopened at the minimum pace.
+            if worked_s >= self._config.reopen_max_s:
+                backoff.reset()
             if not self._stop.is_set():
                 with self._cond:
                     self._state = "reopening"
@@ -176,13 +180,11 @@ class CameraSource:
         device.set(cv2.CAP_PROP_FRAME_WIDTH, self._config.width)
         device.set(cv2.CAP_PROP_FRAME_HEIGHT, self._config.height)
         device.set(cv2.CAP_PROP_FPS, self._config.fps)
-        with self._cond:
-            if not self._stop.is_set():
-                self._state = "ok"
         return device
 
-    def _grab_until_lost(self, device: CaptureDevice) -> None:
-        last_frame_ns = self._clock_ns()
+    def _grab_until_lost(self, device: CaptureDevice) -> float:
+        """Publishes frames until the device is lost; returns how long it delivered, seconds."""
+        opened_ns = last_frame_ns = self._clock_ns()
         stale_ns = int(self._config.stale_after_s * 1e9)
         while not self._stop.is_set():
             ok, image = device.read()
@@ -193,14 +195,17 @@ class CameraSource:
                 self._publish(image, now_ns)
                 continue
             if not device.isOpened() or now_ns - last_frame_ns >= stale_ns:
-                return
+                break
             # A single failed read happens on some USB cameras; retry at frame pace.
             self._stop.wait(1.0 / self._config.fps)
+        return (last_frame_ns - opened_ns) / 1e9
 
     def _publish(self, image: ImageArray, now_ns: int) -> None:
         with self._cond:
             if self._stop.is_set():
                 return
+            # "ok" means frames arrive, not merely that the device opened.
+            self._state = "ok"
             if self._slot is not None:
                 self._dropped += 1
             self._slot = VideoFrame(image=image, ts_mono_ns=now_ns, index=self._index)
