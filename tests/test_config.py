@@ -76,6 +76,17 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     )
 
 
+def test_capture_device_indices_from_the_environment_stay_indices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment only carries text: '2' must still select input 2, not a device whose
+    name contains a 2; a name stays a name."""
+    monkeypatch.setenv("MOODSENSE_AUDIO__DEVICE", "2")
+    assert load_config(_write(tmp_path, "device_id: kiosk-1\n")).audio.device == 2
+    monkeypatch.setenv("MOODSENSE_AUDIO__DEVICE", "USB Audio")
+    assert load_config(_write(tmp_path, "device_id: kiosk-1\n")).audio.device == "USB Audio"
+
+
 def test_secrets_come_from_named_files_or_systemd_credentials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
