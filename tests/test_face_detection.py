@@ -10,7 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from edge.capture.video_file import VideoFileSource
+from edge.config import EdgeConfig
 from edge.config.camera import CameraConfig, FaceConfig
+from edge.config.model import ModelsConfig
 from edge.face.blazeface import BlazeFaceTflite
 from edge.face.detector import (
     DetectorUnavailable,
@@ -21,6 +23,9 @@ from edge.face.detector import (
 from edge.face.landmarks import FaceGeometry, FaceLandmarker
 from edge.face.quality import QualityGate
 from edge.face.tracker import iou
+from edge.inference.registry import DEFAULT_MODELS_DIR, ModelRegistry
+from edge.inference.runtime import TfliteModel
+from edge.pipeline.build import build_face_path
 from edge.types import FaceBox, VideoFrame
 from tests.face_clips import FRAME_H, FRAME_W, Placement, as_frame, compose, crema_clip, fer_sample
 
@@ -242,3 +247,25 @@ def test_camera_and_face_config_refuse_inconsistent_values() -> None:
         CameraConfig(reopen_min_s=10, reopen_max_s=1)
     with pytest.raises(ValidationError):
         FaceConfig.model_validate({"min_face_px": 48, "surprise": 1})
+
+
+def test_every_face_model_runs_on_the_configured_thread_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`models.num_threads` is the one thread setting: detector and Face Mesh follow it too,
+    not only the expression model (a Pi 5 with cores to spare may give each model two)."""
+    threads_by_file: dict[str, int] = {}
+    load = TfliteModel.__init__
+
+    def recording(self: TfliteModel, path: Path, num_threads: int = 1) -> None:
+        threads_by_file[path.name] = num_threads
+        load(self, path, num_threads)
+
+    monkeypatch.setattr(TfliteModel, "__init__", recording)
+    config = EdgeConfig(models=ModelsConfig(num_threads=2))
+    build_face_path(config, ModelRegistry(DEFAULT_MODELS_DIR))
+    assert threads_by_file == {
+        "face_detection_short_range.tflite": 2,
+        "face_landmark.tflite": 2,
+        "face_expression.tflite": 2,
+    }

@@ -44,9 +44,11 @@ ANCHORS = _anchors()
 class BlazeFaceTflite:
     """Frame in, face boxes (pixels, clipped, best first) out; runs on ai-edge-litert."""
 
-    def __init__(self, config: FaceConfig, model_path: Path = DEFAULT_DETECTOR_MODEL) -> None:
-        """Load the model on one interpreter thread."""
-        self._model = TfliteModel(model_path, num_threads=1)
+    def __init__(
+        self, config: FaceConfig, model_path: Path = DEFAULT_DETECTOR_MODEL, num_threads: int = 1
+    ) -> None:
+        """Load the model on `num_threads` interpreter threads (`models.num_threads`)."""
+        self._model = TfliteModel(model_path, num_threads=num_threads)
         self._min_score = config.min_detection_confidence
         logger.info("BlazeFace (TFLite runtime) loaded from %s", model_path.name)
 

@@ -44,14 +44,18 @@ class FaceDetectionStage(Protocol):
 
 
 def create_detector(
-    config: FaceConfig, model_path: Path = DEFAULT_DETECTOR_MODEL
+    config: FaceConfig, model_path: Path = DEFAULT_DETECTOR_MODEL, num_threads: int = 1
 ) -> FaceDetectionStage:
-    """The detector `config.detector_backend` names, on the BlazeFace short-range model."""
+    """The detector `config.detector_backend` names, on the BlazeFace short-range model.
+
+    `num_threads` sets the TFLite backend's interpreter; MediaPipe Tasks' Python API has no
+    thread setting, so that backend ignores it.
+    """
     if config.detector_backend == "tflite":
         # Imported here: the TFLite backend must not pull MediaPipe in, and vice versa.
         from edge.face.blazeface import BlazeFaceTflite
 
-        return BlazeFaceTflite(config, model_path)
+        return BlazeFaceTflite(config, model_path, num_threads)
     return FaceDetector(config, model_path)
 
 

@@ -54,10 +54,13 @@ class FaceLandmarker:
     """Face box in, `FaceGeometry` out (None when the model sees no face in the box)."""
 
     def __init__(
-        self, model_path: Path = DEFAULT_LANDMARK_MODEL, min_presence: float = 0.5
+        self,
+        model_path: Path = DEFAULT_LANDMARK_MODEL,
+        min_presence: float = 0.5,
+        num_threads: int = 1,
     ) -> None:
-        """Load the model on one interpreter thread."""
-        self._model = TfliteModel(model_path, num_threads=1)
+        """Load the model on `num_threads` interpreter threads (`models.num_threads`)."""
+        self._model = TfliteModel(model_path, num_threads=num_threads)
         self._min_presence = min_presence
         logger.info("Face landmark model loaded from %s", model_path.name)
 

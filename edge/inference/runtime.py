@@ -74,6 +74,7 @@ class TfliteModel:
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"{path}: not a loadable TFLite model ({exc})") from exc
         self.path = path
+        self.num_threads = num_threads
         self.inputs = [_spec(d) for d in self._interpreter.get_input_details()]
         self.outputs = [_spec(d) for d in self._interpreter.get_output_details()]
 

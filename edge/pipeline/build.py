@@ -45,11 +45,11 @@ def build_face_path(
     threads = config.models.num_threads
     spec, model = registry.open("face_expression", threads)
     return FacePath(
-        detector=create_detector(face, registry.verify("face_detection").path),
+        detector=create_detector(face, registry.verify("face_detection").path, threads),
         tracker=FaceTracker(face),
         quality=QualityGate(face),
         expression=FaceExpressionModel(spec, model),
-        landmarker=FaceLandmarker(registry.verify("face_landmark").path),
+        landmarker=FaceLandmarker(registry.verify("face_landmark").path, num_threads=threads),
     )
 
 
