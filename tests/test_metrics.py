@@ -8,6 +8,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import get_args
 
 import jsonschema
 import pytest
@@ -15,18 +16,23 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from edge.app import EdgeService
-from edge.config import load_secrets
+from edge.config import EdgeConfig, load_secrets
+from edge.config.camera import FaceConfig
 from edge.config.metrics import MetricsConfig
-from edge.events.state_payloads import SourceHealth
+from edge.events.state_payloads import FaceQualityHealth, SourceHealth
 from edge.events.topics import Leaf
+from edge.inference.registry import DEFAULT_MODELS_DIR, ModelRegistry
+from edge.pipeline.build import build_face_path
 from edge.pipeline.meter import PipelineMeter
 from edge.system_metrics import ProcessCpuMeter, ThrottleReader, parse_throttled
+from edge.types import UnknownReason
 from tests import samples
 from tests.broker import HOST, Mosquitto
 from tests.collector import Collector, wait_until
 from tests.conftest import make_config
+from tests.face_clips import Placement, as_frame, compose, fer_sample
 
-HEALTH_SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "schemas" / "health-1.schema.json"
+HEALTH_SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "schemas" / "health-2.schema.json"
 ADDED = ("pipeline", "cpu_load_1m", "process_cpu_percent", "throttling")
 
 
@@ -219,3 +225,40 @@ def test_health_on_the_wire_has_the_pipeline_numbers(broker: Mosquitto, tmp_path
     assert received["pipeline"]["frames_total"] == 1
     assert received["pipeline"]["latency_p50_ms"] == 25.0
     assert "throttling" in received and "process_cpu_percent" in received
+
+
+def test_health_and_metrics_count_why_faces_were_not_scored(tmp_path: Path) -> None:
+    """Staff see `unknown` on the tablet; whoever looks after the kiosk must see why (here:
+    faces too far away), in `health` and on /metrics, from the real quality gate."""
+    config = make_config(tmp_path, None, metrics={"port": 0})
+    near_only = EdgeConfig(face=FaceConfig(min_face_px=200))
+    face_path = build_face_path(near_only, ModelRegistry(DEFAULT_MODELS_DIR))
+    face = fer_sample(4)[3]  # one BlazeFace finds at all three sizes
+    for i, size in enumerate((300, 240, 160)):  # detector boxes 274, 223 and 136 px
+        assert len(face_path.process(as_frame(compose([Placement(face, 150, 80, size)]), i))) == 1
+    service = EdgeService(config, load_secrets(config))
+    service.pipeline = PipelineMeter(faces=face_path.quality_health)
+    service.start()
+    with serving(service):
+        scraped = _scrape(_port(service))
+        document = json.loads(service.health().to_json())
+    jsonschema.validate(document, json.loads(HEALTH_SCHEMA.read_text()))
+    assert document["pipeline"]["faces"] == {
+        "scored_total": 2,
+        "too_small_total": 1,
+        "too_dark_total": 0,
+        "too_bright_total": 0,
+        "blurred_total": 0,
+        "head_turned_total": 0,
+    }
+    assert scraped["moodsense_faces_scored_total"] == 2
+    assert scraped["moodsense_faces_unknown_total{reason=too_small}"] == 1
+    assert scraped["moodsense_faces_unknown_total{reason=too_dark}"] == 0
+    face_path.reset()  # consent ended: tracks go, the site's counts stay
+    assert face_path.quality_health().scored_total == 2
+
+
+def test_every_reason_the_gate_can_give_has_its_health_counter() -> None:
+    """A new refusal reason must get its field (and a new health schema), not go uncounted."""
+    fields = {name.removesuffix("_total") for name in FaceQualityHealth.model_fields}
+    assert fields - {"scored"} == set(get_args(UnknownReason))

@@ -94,6 +94,9 @@ def test_the_scripted_scenario_gives_one_interaction_one_alert_and_a_true_summar
     moods_sent = sum(1 for e in events if e["schema"] == "mood/1")
     collector.wait_for(lambda m: sum(x.topic.endswith("/mood") for x in m) >= moods_sent)
     assert summary["gate"]["dropped_frames"] == 0
+    # The scenario's faces are chosen to pass the gate; the passer-by is too small or turned.
+    faces = summary["faces"]
+    assert faces["scored_total"] >= 0.9 * sum(faces.values()), faces
     collector.close()
 
 
@@ -104,4 +107,5 @@ def test_without_consent_nothing_is_processed_or_published(
     events, summary = _replay(scenario, tmp_path, broker.port)
     assert summary["gate"]["admitted_frames"] == 0 and summary["gate"]["admitted_audio"] == 0
     assert summary["gate"]["dropped_frames"] > 700
+    assert not any(summary["faces"].values())  # no face was even judged
     assert {e["schema"] for e in events} == {"consent/1"}

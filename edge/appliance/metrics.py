@@ -15,7 +15,7 @@ from prometheus_client.exposition import start_http_server
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from edge.config.metrics import MetricsConfig
-from edge.events.state_payloads import HealthPayload, SourceHealth
+from edge.events.state_payloads import FaceQualityHealth, HealthPayload, SourceHealth
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,16 @@ def _source_metrics(sources: list[SourceHealth]) -> Iterator[Metric]:
     yield from (up, rate, dropped)
 
 
+def _face_metrics(faces: FaceQualityHealth) -> Iterator[Metric]:
+    yield _counter("faces_scored", "Faces that passed the quality gate", faces.scored_total)
+    unknown = CounterMetricFamily(
+        "moodsense_faces_unknown", "Faces the quality gate refused", labels=["reason"]
+    )
+    for field, count in faces.model_dump(exclude={"scored_total"}).items():
+        unknown.add_metric([field.removesuffix("_total")], count)
+    yield unknown
+
+
 def health_metrics(health: HealthPayload) -> Iterator[Metric]:
     """Every number of `health` as a Prometheus metric family."""
     yield from _gauge("uptime_seconds", "Seconds since the service started", health.uptime_s)
@@ -83,6 +93,8 @@ def health_metrics(health: HealthPayload) -> Iterator[Metric]:
                 None if ms is None else ms / 1000.0,
             )
         yield _counter("pipeline_frames", "Frames processed", pipeline.frames_total)
+        if pipeline.faces is not None:
+            yield from _face_metrics(pipeline.faces)
     yield from _gauge("cpu_temperature_celsius", "SoC temperature", health.cpu_temperature_c)
     yield from _gauge("cpu_load1", "System 1-minute load average", health.cpu_load_1m)
     yield from _gauge(

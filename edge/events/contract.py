@@ -66,7 +66,7 @@ PAYLOAD_TYPES: tuple[PayloadType, ...] = (
     PayloadType("status", 1, TypeAdapter(StatusPayload), "out", "Device status (retained)"),
     PayloadType("info", 1, TypeAdapter(InfoPayload), "out", "Device info (retained)"),
     PayloadType("consent", 1, TypeAdapter(ConsentPayload), "out", "Consent state (retained)"),
-    PayloadType("health", 1, TypeAdapter(HealthPayload), "out", "Health metrics"),
+    PayloadType("health", 2, TypeAdapter(HealthPayload), "out", "Health metrics"),
     PayloadType("mood", 1, TypeAdapter(MoodPayload), "out", "Smoothed mood"),
     PayloadType("interaction", 1, INTERACTION_ADAPTER, "out", "Interaction start/end"),
     PayloadType("alert", 1, TypeAdapter(AlertPayload), "out", "Alert lifecycle"),

@@ -94,6 +94,21 @@ class SourceHealth(WireModel):
     dropped_total: Count = Field(description="Overflowed chunks or frames skipped as stale.")
 
 
+class FaceQualityHealth(WireModel):
+    """What the quality gate decided since start, one decision per tracked face per frame:
+    scored, or published as `unknown` for the reason named (a site that reads mostly
+    `too_dark` needs light, not a better model)."""
+
+    scored_total: Count = Field(description="Faces that passed the gate and were scored.")
+    too_small_total: Count = Field(description="Box smaller than `face.min_face_px`.")
+    too_dark_total: Count = Field(description="Face crop darker than `face.exposure_min_mean`.")
+    too_bright_total: Count = Field(description="Face crop brighter than `face.exposure_max_mean`.")
+    blurred_total: Count = Field(description="Sharpness under `face.blur_min_laplacian_var`.")
+    head_turned_total: Count = Field(
+        description="Yaw or pitch beyond `face.max_yaw_deg` / `max_pitch_deg`."
+    )
+
+
 class PipelineHealth(WireModel):
     """The live pipeline: how fast it turns and how far behind capture it runs."""
 
@@ -105,6 +120,9 @@ class PipelineHealth(WireModel):
     )
     latency_p95_ms: NonNegative | None = Field(description="95th percentile of the same.")
     frames_total: Count = Field(description="Frames (or chunks) processed since start.")
+    faces: FaceQualityHealth | None = Field(
+        description="The face quality gate's decisions; null on a kiosk without a camera."
+    )
 
 
 class ThrottleHealth(WireModel):
@@ -124,7 +142,7 @@ class ThrottleHealth(WireModel):
 class HealthPayload(Payload):
     """Periodic `health`: live metrics, sent at most once per interval, never spooled."""
 
-    schema_name: Literal["health/1"] = Field(default="health/1", alias="schema")
+    schema_name: Literal["health/2"] = Field(default="health/2", alias="schema")
     uptime_s: NonNegative
     outbox: OutboxHealth
     mqtt: MqttHealth

@@ -104,7 +104,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     publisher.close()
     service.shutdown()
     gate = asdict(runner.engine.gate.counters)
-    print(json.dumps({"published": publisher.published, "gate": gate}))
+    quality = runner.face_quality()
+    faces = None if quality is None else quality.model_dump()
+    print(json.dumps({"published": publisher.published, "gate": gate, "faces": faces}))
     return 0
 
 

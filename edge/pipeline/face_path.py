@@ -6,6 +6,7 @@ the rest become `unknown` readings with their reason, so staff and analytics see
 was scored.
 """
 
+from edge.events.state_payloads import FaceQualityHealth
 from edge.face.detector import FaceDetectionStage
 from edge.face.expression import FaceExpressionModel
 from edge.face.landmarks import FaceLandmarker
@@ -48,6 +49,19 @@ class FacePath:
                 )
             )
         return readings
+
+    def quality_health(self) -> FaceQualityHealth:
+        """The quality gate's decisions since start, for `health` (read from another thread:
+        the counter is copied first, so a frame being judged cannot change it mid-read)."""
+        refused = dict(self._quality.refused)
+        return FaceQualityHealth(
+            scored_total=self._quality.passed_total,
+            too_small_total=refused.get("too_small", 0),
+            too_dark_total=refused.get("too_dark", 0),
+            too_bright_total=refused.get("too_bright", 0),
+            blurred_total=refused.get("blurred", 0),
+            head_turned_total=refused.get("head_turned", 0),
+        )
 
     def reset(self) -> None:
         """Forget every track (consent ended): new faces get new random ids.

@@ -2,14 +2,16 @@
 
 The live loop calls `done(capture_ns, now_ns)` after each frame (or audio chunk without a
 camera); both stamps come from the monotonic clock, so a wall-clock jump cannot bend them.
+The face quality gate's counts are read from the face path when health is asked for.
 """
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
 from edge.capture.rate import RateMeter
-from edge.events.state_payloads import PipelineHealth
+from edge.events.state_payloads import FaceQualityHealth, PipelineHealth
 
 _LATENCY_WINDOW = 256
 _NS_PER_MS = 1_000_000
@@ -18,7 +20,13 @@ _NS_PER_MS = 1_000_000
 class PipelineMeter:
     """Counts processed frames and keeps the latencies of the most recent ones."""
 
-    def __init__(self, window: int = _LATENCY_WINDOW) -> None:
+    def __init__(
+        self,
+        window: int = _LATENCY_WINDOW,
+        faces: Callable[[], FaceQualityHealth | None] | None = None,
+    ) -> None:
+        """`faces` reports the face quality gate's counts (None, or returning None: no camera)."""
+        self._faces = faces
         self._lock = threading.Lock()
         self._latencies_ms: list[float] = []
         self._window = window
@@ -48,5 +56,9 @@ class PipelineMeter:
         if latencies:
             p50, p95 = (round(float(v), 1) for v in np.percentile(latencies, [50, 95]))
         return PipelineHealth(
-            fps=round(fps, 2), latency_p50_ms=p50, latency_p95_ms=p95, frames_total=total
+            fps=round(fps, 2),
+            latency_p50_ms=p50,
+            latency_p95_ms=p95,
+            frames_total=total,
+            faces=None if self._faces is None else self._faces(),
         )

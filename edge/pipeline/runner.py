@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from edge.capture.base import AudioSource, VideoSource
+from edge.events.state_payloads import FaceQualityHealth
 from edge.mood.engine import MoodEngine
 from edge.pipeline.face_path import FacePath
 from edge.pipeline.meter import PipelineMeter
@@ -76,11 +77,15 @@ class PipelineRunner:
         self.last_ts_s = 0.0
         self.iterations = 0
         """Live loop turns: the watchdog's proof that the pipeline is not stuck."""
-        self.meter = PipelineMeter()
+        self.meter = PipelineMeter(faces=self.face_quality)
         """Live throughput and capture-to-done latency, for health."""
         for stage in (face, voice):
             if stage is not None:
                 engine.gate.register(stage)
+
+    def face_quality(self) -> FaceQualityHealth | None:
+        """The face quality gate's decisions since start; None without a face path."""
+        return self._face.quality_health() if self._face is not None else None
 
     def on_audio(self, chunk: AudioChunk, step: bool) -> None:
         """Gate, then VAD and voice scoring; `step` the engine when there is no camera."""
