@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.data_paths import DATA, fer_images
 
@@ -85,17 +87,25 @@ def test_face_eval_restricts_scoring_and_argmax_to_the_given_labels(tmp_path: Pa
 
 
 def test_voice_eval_maps_calm_and_skips_what_the_model_cannot_say(tmp_path: Path) -> None:
-    """RAVDESS's own labels (calm, disgust) must be mapped or skipped, and counted."""
+    """RAVDESS's own labels (calm, disgust) must be mapped or skipped, and counted; like the
+    kiosk, the command scores speech only: silence and hiss are skipped, not given a mood."""
     names = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry"}
     names |= {"06": "fearful", "07": "disgust", "08": "surprised"}
     clips = sorted((DATA / "speech" / "ravdess" / "Actor_19").glob("*.flac"))[::3]
     rows = ["path,label"] + [f"{c},{names[c.name.split('-')[2]]}" for c in clips]
+    noise = np.random.default_rng(7).normal(0.0, 0.05, 48000)
+    for name, samples in (("silence", np.zeros(48000)), ("hiss", noise)):
+        sf.write(tmp_path / f"{name}.wav", samples.astype(np.float32), 16000)
+        rows.append(f"{name}.wav,angry")
     (tmp_path / "eval.csv").write_text("\n".join(rows) + "\n")
     scores = _eval("voice", tmp_path / "eval.csv", "--labels", "neutral,happy,sad,angry")
     assert set(scores) >= KEYS
     four = {"neutral", "calm", "happy", "sad", "angry"}
     expected = sum(1 for c in clips if names[c.name.split("-")[2]] in four)
-    assert scores["n_scored"] == expected and scores["n_skipped"] == len(clips) - expected
+    assert scores["n_scored"] == expected and scores["n_skipped"] == len(clips) - expected + 2
+    assert scores["skipped"]["no_speech"] == 2
+    assert isinstance(scores["speech_windows"], int) and scores["speech_windows"] >= expected
+    assert isinstance(scores["arousal_accuracy"], float) and scores["arousal_accuracy"] > 0.6
     assert scores["uar"] > 0.4  # chance is 0.25
     shares = scores["predicted_share"]
     assert isinstance(shares, dict) and set(shares) == four - {"calm"}
