@@ -17,8 +17,9 @@ CATEGORIES: tuple[str, ...] = (
 )
 
 # Approximate positions on Russell's circumplex (valence, arousal), each in [-1, 1]: the
-# usual placement in affective-computing work, coarse on purpose. The voice model computes
-# the same expectation in its graph (models/cards/voice_emotion.md), so voice and face agree.
+# usual placement in affective-computing work, coarse on purpose. Voice and face both use it
+# through `valence_arousal`; the voice model's graph holds the same table as a plain
+# expectation (its second output), which the device does not read.
 CIRCUMPLEX: Mapping[str, tuple[float, float]] = {
     "neutral": (0.0, -0.4),
     "happy": (0.8, 0.6),

@@ -3,7 +3,8 @@
 Features are `edge.voice.features.extract_windows` (2.5 s log-mel windows); an utterance
 longer than one window is scored as the mean of its windows' probabilities, exactly as the
 model was evaluated. Valence and arousal are derived from the probabilities with the shared
-circumplex table (the model's own second output computes the same thing).
+circumplex rule of `edge.labels` (probability above chance), as for faces; the model's own
+second output (the plain expectation over the same table) is not read.
 """
 
 import numpy as np

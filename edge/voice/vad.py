@@ -33,7 +33,7 @@ Defaults (`edge.config.audio.VadConfig`) and why:
   must never count, however low the floor.
 - onset 60 ms, hangover 300 ms: a click does not start speech, a pause between words does not
   end it.
-- 2 s windows every 1 s, speech when at least 30% of the frames are speech (0.6 s): what the
+- 2.5 s windows every 1 s, speech when at least 30% of the frames are speech (0.75 s): what the
   voice-emotion model scores; shorter speech carries too little tone to judge.
 """
 
