@@ -12,6 +12,9 @@ members, rebuilt from the file by ``from_tflite``::
     git show 853c22f:models/face_expression.tflite > v2.tflite
     python -m models.training.face.export --released v2.tflite --run-name w1.25-e64-s1234
 
+``--without-network K`` leaves network K of the released files out (0-based, in file order,
+across all ``--released`` files), to replace one member of an ensemble with a new run.
+
 The metrics are computed from the exported ``.tflite`` file with the LiteRT interpreter, so they
 describe exactly what ships to the kiosks.
 """
@@ -269,20 +272,26 @@ def export_runs(
     out: Path,
     splits: tuple[data.Split, data.Split, data.Split],
     released: Sequence[Path] = (),
+    without: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Export the best weights of one run, or the average of several, to ``out`` with metrics.
 
-    ``released`` adds earlier released ``.tflite`` files as members.
+    ``released`` adds earlier released ``.tflite`` files as members, less the networks whose
+    indices (file order, across the files) are in ``without``.
     """
     train, val, test = splits
     loaded = [load_released(path, val.images[:PROBE_FACES]) for path in released]
+    networks = [m for models, _ in loaded for m in models]
+    if any(not 0 <= k < len(networks) for k in without):
+        raise SystemExit(f"--without-network: the released files hold {len(networks)} networks")
+    kept = [m for k, m in enumerate(networks) if k not in set(without)]
     runs = [load_run(folder) for folder in folders]
     states = [state for _, state in loaded] + [state for _, state in runs]
     split_keys = {(s["config"]["val_fraction"], data.split_seed(s["config"])) for s in states}
     if len(split_keys) > 1:
         # Another split would put one member's training images in the other's validation.
         raise ValueError(f"members use different validation splits: {sorted(split_keys)}")
-    model = averaged([m for models, _ in loaded for m in models] + [m for m, _ in runs])
+    model = averaged(kept + [m for m, _ in runs])
     rng = np.random.default_rng(runs[0][1]["config"]["seed"])
     representative = train.images[rng.choice(len(train.labels), REPRESENTATIVE_SAMPLES, False)]
     variant, model_bytes, val_scores = choose_variant(model, representative, val)
@@ -298,6 +307,8 @@ def export_runs(
         variant,
         val_scores,
     )
+    if without:
+        result["released_networks_left_out"] = sorted(set(without))
     result |= {"sha256": hashlib.sha256(file_bytes).hexdigest(), "size_bytes": len(file_bytes)}
     # Test metrics sit at the top level; everything else describes how the file was made.
     result |= classification_metrics(test.labels, predict_tflite(file_bytes, test.images))
@@ -376,6 +387,13 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="an earlier released .tflite whose networks join as members (.metrics.json beside it)",
     )
+    parser.add_argument(
+        "--without-network",
+        type=int,
+        action="append",
+        default=[],
+        help="leave out network K of the released files (0-based, file order); repeat it",
+    )
     parser.add_argument("--out", type=Path, default=Path("models"))
     args = parser.parse_args(argv)
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -384,7 +402,8 @@ def main(argv: list[str] | None = None) -> None:
     train, val = data.train_val_split(
         data.load_split("train"), config["val_fraction"], data.split_seed(config)
     )
-    export_runs(folders, args.out, (train, val, data.load_split("test")), args.released)
+    splits = (train, val, data.load_split("test"))
+    export_runs(folders, args.out, splits, args.released, args.without_network)
 
 
 if __name__ == "__main__":
