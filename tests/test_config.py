@@ -85,6 +85,8 @@ def test_capture_device_indices_from_the_environment_stay_indices(
     assert load_config(_write(tmp_path, "device_id: kiosk-1\n")).audio.device == 2
     monkeypatch.setenv("MOODSENSE_AUDIO__DEVICE", "USB Audio")
     assert load_config(_write(tmp_path, "device_id: kiosk-1\n")).audio.device == "USB Audio"
+    monkeypatch.setenv("MOODSENSE_CAMERA__DEVICE", "1")  # `moodsense doctor` opens it as is
+    assert load_config(_write(tmp_path, "device_id: kiosk-1\n")).camera.device == 1
 
 
 def test_secrets_come_from_named_files_or_systemd_credentials(

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from edge.config.base import DeviceReopen, StrictModel
 
@@ -34,14 +34,6 @@ class AudioConfig(DeviceReopen):
         le=60,
         description="No audio from an open stream for this long means the device is gone, s.",
     )
-
-    @field_validator("device")
-    @classmethod
-    def _index_from_digits(cls, device: str | int | None) -> str | int | None:
-        # MOODSENSE_AUDIO__DEVICE=2 arrives as text; sounddevice would match '2' against names.
-        if isinstance(device, str) and device.strip().isdigit():
-            return int(device)
-        return device
 
 
 class VadConfig(StrictModel):

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Keys that look like inline secrets: refused with a pointer to the file-based way.
 _SECRET_KEYS = frozenset(
@@ -30,7 +30,8 @@ class StrictModel(BaseModel):
 
 
 class DeviceReopen(StrictModel):
-    """How a lost capture device (microphone, camera) is reopened: exponential backoff."""
+    """A capture device (microphone, camera): its `device` field, digits alone being an index,
+    and how it is reopened when lost: exponential backoff."""
 
     reopen_min_s: float = Field(
         default=0.5, gt=0, le=60, description="First delay before reopening a lost device, s."
@@ -40,6 +41,15 @@ class DeviceReopen(StrictModel):
     reopen_max_s: float = Field(
         default=5.0, gt=0, le=3600, description="Longest delay between reopen attempts, s."
     )
+
+    @field_validator("device", check_fields=False)
+    @classmethod
+    def _index_from_digits(cls, device: Any) -> Any:
+        # MOODSENSE_AUDIO__DEVICE=2 arrives as text: sounddevice would match '2' against device
+        # names and OpenCV would open a file named '2'.
+        if isinstance(device, str) and device.strip().isdigit():
+            return int(device)
+        return device
 
     @model_validator(mode="after")
     def _min_below_max(self) -> "DeviceReopen":

@@ -16,7 +16,8 @@ class CameraConfig(DeviceReopen):
     device: int | str = Field(
         default=0,
         description="OpenCV camera index (0 = /dev/video0) or a device path such as "
-        "/dev/v4l/by-id/usb-...-video-index0 (stable across replugging).",
+        "/dev/v4l/by-id/usb-...-video-index0 (stable across replugging). Digits alone are an "
+        "index, also when they come from the environment.",
     )
     width: int = Field(default=640, ge=160, le=3840, description="Requested frame width, px.")
     height: int = Field(default=480, ge=120, le=2160, description="Requested frame height, px.")
