@@ -73,7 +73,7 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
     print(f"model {result['model']}: {result['n_scored']} scored, {result['n_skipped']} skipped")
     for key in ("accuracy", "uar", "macro_f1", "arousal_accuracy"):
         if result.get(key) is not None:  # arousal: voice only
-            print(f"  {key:<9} {result[key]:.3f}")
+            print(f"  {key:<16} {result[key]:.3f}")
     shares = result["predicted_share"]
     for label, recall in result["per_class_recall"].items():
         print(f"  recall {label:<10} {recall:.3f}   share of predictions {shares[label]:.3f}")
