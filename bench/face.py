@@ -1,13 +1,14 @@
-"""Per-frame cost of the face path with expression: detection + quality + expression, 640x480.
+"""Per-frame cost of the face path as the device runs it: detection + Face Mesh + quality +
+expression, 640x480.
 
 Usage: python bench/face.py [--frames N] [--source crema|fer] [--backend mediapipe|tflite]
-                            [--model face_expression|fer_minixception] [--landmarks]
+                            [--model face_expression|fer_minixception] [--no-landmarks]
                             [--models-dir DIR] [--json]
 
 The frames, the detector, the quality gate and the timing loop are those of
 `bench/face_detect.py`; this adds the expression model on the detector's crop, one thread.
-`--landmarks` adds Face Mesh as the device runs it (head pose for the gate, the eye line's roll
-to level the crop).
+Face Mesh runs as on the device (head pose for the gate, the eye line's roll to level the
+crop); `--no-landmarks` leaves it out to time the rest alone.
 Without `--model`, our model and the `fer` package's mini-XCEPTION (`bench/baselines/fer`)
 each run in a child process of their own, so each peak RSS (ru_maxrss) is that model's alone,
 and `--json` prints one line holding both. `--models-dir` takes our model from another folder
@@ -50,7 +51,8 @@ def bench_in_child(name: str, args: argparse.Namespace) -> dict[str, object]:
     """Run `bench_model` in a fresh interpreter so its peak RSS is not shared with the other."""
     command = [sys.executable, __file__, "--model", name, "--json"]
     command += ["--frames", str(args.frames), "--source", args.source, "--backend", args.backend]
-    command += ["--landmarks"] * args.landmarks + ["--models-dir", str(args.models_dir)]
+    command += ["--landmarks" if args.landmarks else "--no-landmarks"]
+    command += ["--models-dir", str(args.models_dir)]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -76,7 +78,12 @@ def main() -> None:
         "--backend", choices=("mediapipe", "tflite"), default=FaceConfig().detector_backend
     )
     parser.add_argument("--model", choices=sorted(MODELS), help="only this model, in-process")
-    parser.add_argument("--landmarks", action="store_true", help="also run Face Mesh")
+    parser.add_argument(
+        "--landmarks",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run Face Mesh, as the device does (default: yes)",
+    )
     parser.add_argument(
         "--models-dir",
         type=Path,
