@@ -55,16 +55,16 @@ def run_voice_eval(
     truth, predicted, arousal_right = [], [], []
     windows = 0
     for item in items:
-        windows_scores = speech_scores(item, voice)
-        if windows_scores is None:
+        window_scores = speech_scores(item, voice)
+        if window_scores is None:
             skipped["unreadable"] += 1
             continue
-        if not windows_scores:
+        if not window_scores:
             skipped["no_speech"] += 1
             continue
-        windows += len(windows_scores)
+        windows += len(window_scores)
         mean = np.mean(
-            [[s.probabilities.get(label, 0.0) for label in spec.labels] for s in windows_scores],
+            [[s.probabilities.get(label, 0.0) for label in spec.labels] for s in window_scores],
             axis=0,
         )
         clip = scores_from_probabilities(mean, spec.labels)

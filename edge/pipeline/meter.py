@@ -23,9 +23,9 @@ class PipelineMeter:
     def __init__(
         self,
         window: int = _LATENCY_WINDOW,
-        faces: Callable[[], FaceQualityHealth | None] | None = None,
+        faces: Callable[[], FaceQualityHealth | None] = lambda: None,
     ) -> None:
-        """`faces` reports the face quality gate's counts (None, or returning None: no camera)."""
+        """`faces` reports the face quality gate's counts (None: no camera)."""
         self._faces = faces
         self._lock = threading.Lock()
         self._latencies_ms: list[float] = []
@@ -60,5 +60,5 @@ class PipelineMeter:
             latency_p50_ms=p50,
             latency_p95_ms=p95,
             frames_total=total,
-            faces=None if self._faces is None else self._faces(),
+            faces=self._faces(),
         )

@@ -28,13 +28,7 @@ import numpy as np
 from scipy.special import softmax
 
 from models.training.face import data
-from models.training.face.export import (
-    best_weights,
-    load_run,
-    predict_tflite,
-    to_float,
-    with_flip_tta,
-)
+from models.training.face.export import best_weights, flip_averaged, load_run, predict_tflite
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +88,7 @@ def oof_teacher_probabilities(
         logger.info(
             "teacher %s scores fold %d/%d (%d faces)", folder.name, fold, n_folds, held.sum()
         )
-        probs[held] = with_flip_tta(model).predict(
-            to_float(train.images[held]), batch_size=256, verbose=0
-        )
+        probs[held] = flip_averaged(model, train.images[held])
     if np.isnan(probs).any():
         raise SystemExit("some folds have no teacher")
     return probs

@@ -118,6 +118,11 @@ def to_float(images: np.ndarray) -> np.ndarray:
     return images[..., None].astype(np.float32) / 255.0
 
 
+def flip_averaged(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """Class probabilities of ``model`` for uint8 faces, each averaged with its mirror image."""
+    return np.asarray(with_flip_tta(model).predict(to_float(images), batch_size=256, verbose=0))
+
+
 def convert(model: keras.Model, quant: str, representative: np.ndarray) -> bytes:
     """Convert a Keras model to TFLite bytes with float32 input/output tensors."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -284,7 +289,8 @@ def export_runs(
     networks = [m for models, _ in loaded for m in models]
     if any(not 0 <= k < len(networks) for k in without):
         raise SystemExit(f"--without-network: the released files hold {len(networks)} networks")
-    kept = [m for k, m in enumerate(networks) if k not in set(without)]
+    left_out = set(without)
+    kept = [m for k, m in enumerate(networks) if k not in left_out]
     runs = [load_run(folder) for folder in folders]
     states = [state for _, state in loaded] + [state for _, state in runs]
     split_keys = {(s["config"]["val_fraction"], data.split_seed(s["config"])) for s in states}
@@ -307,8 +313,8 @@ def export_runs(
         variant,
         val_scores,
     )
-    if without:
-        result["released_networks_left_out"] = sorted(set(without))
+    if left_out:
+        result["released_networks_left_out"] = sorted(left_out)
     result |= {"sha256": hashlib.sha256(file_bytes).hexdigest(), "size_bytes": len(file_bytes)}
     # Test metrics sit at the top level; everything else describes how the file was made.
     result |= classification_metrics(test.labels, predict_tflite(file_bytes, test.images))

@@ -17,19 +17,11 @@ from __future__ import annotations
 import itertools
 import json
 
-import keras
 import numpy as np
 
 from models.training.face import data, from_tflite
-from models.training.face.export import PROBE_FACES, load_run
+from models.training.face.export import PROBE_FACES, flip_averaged, load_run
 from models.training.face.study_cli import study_args, train_and_validation
-
-
-def flip_averaged(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """Class probabilities of ``model`` averaged over each face and its mirror image."""
-    faces = images[..., None].astype(np.float32) / 255.0
-    views = (faces, faces[:, :, ::-1])
-    return np.mean([model.predict(view, verbose=0) for view in views], axis=0)
 
 
 def study(probs: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, object]:
