@@ -24,10 +24,12 @@ QUANTISATIONS = ("fp16", "int8")
 
 @dataclass(frozen=True)
 class Member:
-    """One trained classifier: its best checkpoint (or a released ``.tflite``) and its width."""
+    """One trained classifier: its best checkpoint, width and view, or a released ``.tflite``
+    (whose networks' widths the file gives; a "band" view network cannot be read back)."""
 
     weights: Path
     width: float = 1.0
+    view: str = "scalar"
 
 
 def sha256(path: Path) -> str:
@@ -40,8 +42,8 @@ def load_classifiers(member: Member, name: str = "voice_emotion") -> list[keras.
     if member.weights.suffix == ".tflite":
         from models.training.voice import from_tflite
 
-        return from_tflite.load(member.weights, member.width, name)
-    classifier = build_classifier(width=member.width, name=name)
+        return from_tflite.load(member.weights, name)
+    classifier = build_classifier(width=member.width, name=name, view=member.view)
     classifier.load_weights(member.weights)
     return [classifier]
 

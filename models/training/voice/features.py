@@ -36,6 +36,7 @@ __all__ = [
     "N_MELS",
     "SAMPLE_RATE",
     "TOP_DB",
+    "VIEWS",
     "WINDOW_FRAMES",
     "WINDOW_HOP_FRAMES",
     "WINDOW_SECONDS",
@@ -50,6 +51,10 @@ __all__ = [
 # "scalar" (shipped, the device's rule): subtract the window's scalar mean; "band": subtract
 # each mel band's mean over the window (cepstral-mean-style), an experiment that lost.
 NORM_MODE = "scalar"
+# What a network's first layer sees, computed inside its graph from the device's window:
+# "scalar" the window itself; "band" each mel band minus its mean over the window (the same
+# envelope-free view as NORM_MODE "band", but as one member among plain ones, for variety).
+VIEWS = ("scalar", "band")
 
 
 def normalise_window(frames: np.ndarray) -> np.ndarray:

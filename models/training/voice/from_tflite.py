@@ -1,7 +1,8 @@
 """Rebuild a released voice ``.tflite`` as a Keras classifier (``models.training.tflite_weights``).
 
 TFLite stores each Conv1D as a CONV_2D of kernel ``[out, 1, k, in]`` with BatchNorm folded into
-its bias; ``build_classifier(folded=True)`` has that form. The file's last layer, the fixed
+its bias; ``build_classifier(folded=True)`` has that form, at the width its first conv's channel
+count gives (a file may mix widths: version 6 does). The file's last layer, the fixed
 arousal/valence table, is left out: the export adds it again. int8-weight files are read
 through their per-channel scales. ``load`` runs both on real validation windows and refuses a
 mismatch.
@@ -17,7 +18,7 @@ import numpy as np
 from models.training import tflite_weights as tfw
 from models.training.voice import data
 from models.training.voice.features import extract_windows
-from models.training.voice.model import build_classifier
+from models.training.voice.model import BLOCKS, build_classifier
 
 PROBE_CLIPS = 8
 
@@ -28,7 +29,7 @@ def _kernel_to_keras(weights: tfw.WeightedLayer) -> np.ndarray:
     return kernel[:, 0].transpose(1, 2, 0) if weights.op == "CONV_2D" else kernel.T
 
 
-def load(path: Path, width: float = 1.0, name: str = "voice_emotion") -> list[keras.Model]:
+def load(path: Path, name: str = "voice_emotion") -> list[keras.Model]:
     """Each classifier inside ``path`` (probabilities only), in the file's order.
 
     An ensemble file (version 4 on) holds several networks one after the other, each ending in
@@ -39,7 +40,9 @@ def load(path: Path, width: float = 1.0, name: str = "voice_emotion") -> list[ke
     interpreter = tfw.open_interpreter(str(path))
     models = tfw.rebuild_networks(
         tfw.weighted_layers(interpreter)[:-1],  # the last one is the arousal/valence table
-        lambda k, _: build_classifier(width=width, name=f"{name}_{k}", folded=True),
+        lambda k, rest: build_classifier(
+            width=rest[0].kernel.shape[0] / BLOCKS[0][0], name=f"{name}_{k}", folded=True
+        ),
         _kernel_to_keras,
         str(path),
     )

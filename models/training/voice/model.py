@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from models.training.voice.data import LABELS, av_table
-from models.training.voice.features import N_MELS, WINDOW_FRAMES
+from models.training.voice.features import N_MELS, VIEWS, WINDOW_FRAMES
 
 # (channels, kernel frames, pool after the block); 4 blocks -> 8x time reduction.
 BLOCKS: tuple[tuple[int, int, bool], ...] = (
@@ -31,7 +31,11 @@ def _conv_block(
 
 
 def build_classifier(
-    dropout: float = 0.3, width: float = 1.0, name: str = "voice_emotion", folded: bool = False
+    dropout: float = 0.3,
+    width: float = 1.0,
+    name: str = "voice_emotion",
+    folded: bool = False,
+    view: str = "scalar",
 ) -> keras.Model:
     """Log-mel window (250, 64, 1) -> softmax over ``LABELS``.
 
@@ -39,9 +43,14 @@ def build_classifier(
     faster than 2-D depthwise-separable ones on CPU (training here and XNNPACK on the Pi).
     ``width`` scales every block's channels (parameters and cost grow with its square).
     ``folded`` builds the inference form TFLite stores: BatchNorm folded into conv biases.
+    ``view``: what the first convolution sees (``features.VIEWS``).
     """
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
     inputs = keras.Input((WINDOW_FRAMES, N_MELS, 1), name="log_mel")
     x = layers.Reshape((WINDOW_FRAMES, N_MELS))(inputs)
+    if view == "band":  # the device computes one feature variant: the view lives in the graph
+        x = x - ops.mean(x, axis=1, keepdims=True)
     for channels, kernel, pool in BLOCKS:
         x = _conv_block(x, round(channels * width), kernel, pool, folded)
     # Average + max pooling over time: emotion cues are often short bursts inside a window.

@@ -105,7 +105,7 @@ def parse_pipeline_args(argv: list[str]) -> tuple[list[TrainConfig], str, list[P
         type=Path,
         action="append",
         default=[],
-        help="an earlier released .tflite whose width-1.0 networks join the average "
+        help="an earlier released .tflite whose networks join the average "
         "(its .metrics.json beside it)",
     )
     parser.add_argument("--quantisation", choices=QUANTISATIONS, default="fp16")
@@ -134,7 +134,10 @@ def main(argv: list[str] | None = None) -> None:
 
     tflite = export_tflite(
         [Member(path) for path in released]
-        + [Member(d / "best.weights.h5", m.width) for d, m in zip(run_dirs, members, strict=True)],
+        + [
+            Member(d / "best.weights.h5", m.width, m.view)
+            for d, m in zip(run_dirs, members, strict=True)
+        ],
         TFLITE_PATH,
         quantisation,
     )

@@ -19,7 +19,7 @@ import numpy as np
 from models.training.voice import features
 from models.training.voice.cache import FeatureSet, build_cache, load_set
 from models.training.voice.data import LABELS, Clip, all_clips
-from models.training.voice.features import WINDOW_FRAMES, normalise_window
+from models.training.voice.features import VIEWS, WINDOW_FRAMES, normalise_window
 
 LOG = logging.getLogger(__name__)
 # Same root as the face training (MOODSENSE_CACHE); the default is where earlier runs cached.
@@ -44,6 +44,7 @@ class TrainConfig:
     mel_warp: float = 0.0
     mixup: float = 0.0
     width: float = 1.0
+    view: str = "scalar"
     speaker_adversary: float = 0.0
 
     @property
@@ -58,6 +59,7 @@ class TrainConfig:
         tag += f"_warp{self.mel_warp:g}" if self.mel_warp > 0 else ""
         tag += f"_mixup{self.mixup:g}" if self.mixup > 0 else ""
         tag += f"_w{self.width:g}" if self.width != 1.0 else ""
+        tag += f"_view{self.view}" if self.view != "scalar" else ""
         tag += f"_adv{self.speaker_adversary:g}" if self.speaker_adversary > 0 else ""
         return self.cache_dir / f"run_{self.arch}{tag}_e{self.epochs}_seed{self.seed}"
 
@@ -291,7 +293,7 @@ def _build_or_resume(cfg: TrainConfig, steps_per_epoch: int, n_speakers: int) ->
         LOG.info("resuming %s after epoch %d", cfg.run_dir, state["last_epoch"])
         return keras.models.load_model(cfg.run_dir / "last.keras"), state["last_epoch"] + 1
 
-    model = build_classifier(width=cfg.width)
+    model = build_classifier(width=cfg.width, view=cfg.view)
     emotion_loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
     losses: Any = emotion_loss
     metrics: Any = ["accuracy"]
@@ -367,6 +369,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         "--width", type=float, default=TrainConfig.width, help="channel multiplier of the CNN"
     )
     parser.add_argument(
+        "--view", choices=VIEWS, default=TrainConfig.view, help="what the first layer sees"
+    )
+    parser.add_argument(
         "--speaker-adversary",
         type=float,
         default=TrainConfig.speaker_adversary,
@@ -386,6 +391,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         mel_warp=args.mel_warp,
         mixup=args.mixup,
         width=args.width,
+        view=args.view,
         speaker_adversary=args.speaker_adversary,
     )
 
