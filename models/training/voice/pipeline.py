@@ -1,13 +1,16 @@
 """End-to-end, resumable: feature cache -> train -> baseline -> TFLite export -> test metrics.
 
-Reproduce the shipped model, version 5 (from the repo root; the feature cache takes ~4-6 min
-on 2 cores): version 4's released file (two networks) averaged with a 150-epoch run; the
-thread count is part of the result (same seed and count give identical weights)::
+Reproduce the shipped model, version 6 (from the repo root; the feature cache takes ~4-6 min
+on 2 cores): version 5's released file (three networks) averaged with a width-0.75 run
+trained at one thread; the thread count is part of the result (same seed and count give
+identical weights)::
 
-    git show 8e7a8bc:models/voice_emotion.tflite > v4/voice_v4.tflite
-    git show 8e7a8bc:models/voice_emotion.metrics.json > v4/voice_v4.metrics.json
-    TF_NUM_INTRAOP_THREADS=2 python -m models.training.voice.pipeline --quantisation int8 \
-        --released v4/voice_v4.tflite --member "--epochs 150 --mel-warp 0.15"
+    git show ed8c442:models/voice_emotion.tflite > v5/voice_v5.tflite
+    git show ed8c442:models/voice_emotion.metrics.json > v5/voice_v5.metrics.json
+    TF_NUM_INTRAOP_THREADS=1 python -m models.training.voice.train \
+        --epochs 150 --mel-warp 0.15 --width 0.75
+    python -m models.training.voice.pipeline --quantisation int8 \
+        --released v5/voice_v5.tflite --member "--epochs 150 --mel-warp 0.15 --width 0.75"
 
 Each ``--member`` is one training run (the options of ``models.training.voice.train``); each
 ``--released`` is an earlier released ``.tflite``, rebuilt by ``from_tflite`` (an ensemble file
