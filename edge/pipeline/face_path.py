@@ -6,13 +6,15 @@ the rest become `unknown` readings with their reason, so staff and analytics see
 was scored.
 """
 
+from typing import get_args
+
 from edge.events.state_payloads import FaceQualityHealth
 from edge.face.detector import FaceDetectionStage
 from edge.face.expression import FaceExpressionModel
 from edge.face.landmarks import FaceLandmarker
 from edge.face.quality import QualityGate
 from edge.face.tracker import FaceTracker
-from edge.types import FaceReading, VideoFrame
+from edge.types import FaceReading, UnknownReason, VideoFrame
 
 
 class FacePath:
@@ -54,14 +56,9 @@ class FacePath:
         """The quality gate's decisions since start, for `health` (read from another thread:
         the counter is copied first, so a frame being judged cannot change it mid-read)."""
         refused = dict(self._quality.refused)
-        return FaceQualityHealth(
-            scored_total=self._quality.passed_total,
-            too_small_total=refused.get("too_small", 0),
-            too_dark_total=refused.get("too_dark", 0),
-            too_bright_total=refused.get("too_bright", 0),
-            blurred_total=refused.get("blurred", 0),
-            head_turned_total=refused.get("head_turned", 0),
-        )
+        # One `<reason>_total` field per reason: a new reason without its field fails loudly.
+        per_reason = {f"{r}_total": refused.get(r, 0) for r in get_args(UnknownReason)}
+        return FaceQualityHealth(scored_total=self._quality.passed_total, **per_reason)
 
     def reset(self) -> None:
         """Forget every track (consent ended): new faces get new random ids.
